@@ -1,0 +1,1 @@
+"""Contracts and plumbing shared by the four pipeline stages."""

@@ -1,0 +1,71 @@
+"""The Spark session both Spark stages use: Hive support, the Kafka connector, HDFS defaults."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Where `vitals-stack fetch` puts the Kafka connector jars; images bake them into $SPARK_HOME/jars
+# instead, so there the list below is empty and nothing is added.
+_REPO_JARS = Path(__file__).resolve().parents[3] / ".cache" / "jars" / "spark-kafka"
+
+
+class SparkSettings(BaseSettings):
+    """Spark settings, read from `SPARK_*` variables by the ingest and alerter stages."""
+
+    model_config = SettingsConfigDict(env_prefix="SPARK_", extra="ignore")
+
+    master: str = Field("local[2]", description="Spark master URL; ignored when spark-submit sets one")
+    metastore_uri: str = Field("thrift://127.0.0.1:9083", description="Hive metastore Thrift URI")
+    default_fs: str = Field("hdfs://127.0.0.1:8020", description="fs.defaultFS for relative paths")
+    driver_memory: str = Field("1g", description="driver heap in local mode")
+    shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
+    jars: str = Field("", description="comma-separated local jars to add; empty finds the stack's Kafka connector")
+    extra_conf: dict[str, str] = Field(default_factory=dict, description="JSON object of extra Spark settings")
+
+    @field_validator("extra_conf", mode="before")
+    @classmethod
+    def _parse_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    def jar_list(self) -> list[str]:
+        if self.jars.strip():
+            return [j.strip() for j in self.jars.split(",") if j.strip()]
+        return sorted(glob.glob(str(_REPO_JARS / "*.jar")))
+
+
+def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
+    """Create (or return) the session with Hive support against the configured metastore."""
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.hadoop.hive.metastore.uris", settings.metastore_uri)
+        .config("spark.hadoop.fs.defaultFS", settings.default_fs)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        .enableHiveSupport()
+    )
+    if not os.environ.get("SPARK_SUBMIT_OPTS") and "PYSPARK_SUBMIT_ARGS" not in os.environ:
+        builder = builder.master(settings.master).config("spark.driver.memory", settings.driver_memory)
+    jars = settings.jar_list()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    for key, value in settings.extra_conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
