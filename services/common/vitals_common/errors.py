@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 _SECRET_WORDS = re.compile(r"password|secret|token|key", re.IGNORECASE)
 
@@ -15,14 +16,26 @@ class StartupError(RuntimeError):
     """A dependency is unreachable or the configuration cannot work; the message says which and what to do."""
 
 
+def _env_prefix(model_name: str) -> str:
+    """Return the environment prefix of the settings class named in a ValidationError."""
+    pending = list(BaseSettings.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == model_name:
+            return str(cls.model_config.get("env_prefix", "")).upper()
+        pending.extend(cls.__subclasses__())
+    return ""
+
+
 def run_cli(main: Callable[[], int | None], service: str) -> int:
     """Run a stage's main, turning configuration and start-up errors into a one-line message and exit 2."""
     try:
         return int(main() or 0)
     except ValidationError as exc:
+        prefix = _env_prefix(exc.title)
         lines = []
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"])
+            field = prefix + "_".join(str(p) for p in error["loc"]).upper()
             shown = "***" if _SECRET_WORDS.search(field) else repr(error.get("input"))
             lines.append(f"  {field}: {error['msg']} (got {shown})")
         print(f"{service}: invalid configuration:\n" + "\n".join(lines), file=sys.stderr)

@@ -59,7 +59,9 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .enableHiveSupport()
     )
-    if not os.environ.get("SPARK_SUBMIT_OPTS") and "PYSPARK_SUBMIT_ARGS" not in os.environ:
+    # Under spark-submit (the spark-operator's way) the JVM gateway already exists and carries the
+    # master and driver memory; setting them here would override the submitted values.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(settings.master).config("spark.driver.memory", settings.driver_memory)
     jars = settings.jar_list()
     if jars:

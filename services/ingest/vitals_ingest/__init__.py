@@ -1,0 +1,1 @@
+"""Ingest stage: archives the vitals topic as date-partitioned parquet on HDFS."""

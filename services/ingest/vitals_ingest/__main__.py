@@ -1,0 +1,3 @@
+from vitals_ingest.cli import main
+
+raise SystemExit(main())

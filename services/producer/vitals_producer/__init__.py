@@ -1,0 +1,1 @@
+"""Reads vitals rows from a SQL table and publishes them as events to Kafka."""

@@ -1,0 +1,1 @@
+"""Local development stack for the vitals pipeline: Kafka, HDFS, Hive metastore, HBase and moto."""

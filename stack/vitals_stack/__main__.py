@@ -1,0 +1,3 @@
+from vitals_stack.cli import main
+
+raise SystemExit(main())
