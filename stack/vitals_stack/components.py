@@ -254,7 +254,9 @@ def start_metastore(settings: StackSettings) -> None:
     render("hive-site.xml", conf_dir / "hive-site.xml",
            derby_dir=home / "metastore_db", warehouse_dir=settings.warehouse_dir, default_fs=settings.hdfs_url)
     command = java_command(settings, "512m", [str(conf_dir), str(pyspark_jar_dir() / "*")],
-                           [*HADOOP_JAVA17_FLAGS, f"-Dderby.stream.error.file={home / 'derby.log'}"])
+                           [*HADOOP_JAVA17_FLAGS, f"-Dderby.stream.error.file={home / 'derby.log'}",
+                            # Hive's own log4j2 config writes to /tmp/<user>/hive.log unless told otherwise.
+                            "-Dhive.root.logger=console", f"-Dhive.log.dir={home}"])
     command += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(settings.metastore_port)]
     start_and_wait(settings, "metastore", "metastore", command, lambda: metastore_ready(settings), cwd=home)
 
@@ -294,8 +296,10 @@ def start_hbase(settings: StackSettings) -> None:
 
     from vitals_stack import hbase_thrift
 
+    # The gateway runs "python -m vitals_stack.hbase_thrift", which needs this package on its path.
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT / "stack"), os.environ.get("PYTHONPATH")]))
     start_and_wait(settings, "hbase", "hbase-thrift", hbase_thrift.command(settings),
-                   lambda: hbase_ready(settings))
+                   lambda: hbase_ready(settings), env={"PYTHONPATH": python_path})
 
 
 def hbase_master_ready(settings: StackSettings) -> bool:

@@ -27,6 +27,7 @@ class SparkSettings(BaseSettings):
     master: str = Field("local[2]", description="Spark master URL; ignored when spark-submit sets one")
     metastore_uri: str = Field("thrift://127.0.0.1:9083", description="Hive metastore Thrift URI")
     default_fs: str = Field("hdfs://127.0.0.1:8020", description="fs.defaultFS for relative paths")
+    driver_host: str = Field("127.0.0.1", description="address the driver binds and advertises in local mode")
     driver_memory: str = Field("1g", description="driver heap in local mode")
     shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
     jars: str = Field("", description="comma-separated local jars to add; empty finds the stack's Kafka connector")
@@ -62,7 +63,12 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
     # Under spark-submit (the spark-operator's way) the JVM gateway already exists and carries the
     # master and driver memory; setting them here would override the submitted values.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        builder = builder.master(settings.master).config("spark.driver.memory", settings.driver_memory)
+        builder = (
+            builder.master(settings.master)
+            .config("spark.driver.memory", settings.driver_memory)
+            .config("spark.driver.host", settings.driver_host)
+            .config("spark.driver.bindAddress", settings.driver_host)
+        )
     jars = settings.jar_list()
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))

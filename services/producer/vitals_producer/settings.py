@@ -63,7 +63,9 @@ class ProducerSettings(ServiceSettings):
     vital_name_column: str = Field("vital", description="long layout: column with the vital name")
     value_column: str = Field("value", description="long layout: column with the reading's value")
     vitals: Annotated[tuple[str, ...], NoDecode] = Field(
-        (), description="comma-separated vitals to send, others are skipped and counted (default: all)"
+        (),
+        description="comma-separated vitals to send; rows with none of them are skipped and counted; "
+        "empty sends all",
     )
 
     pacing: Literal["rate", "fastest", "recorded"] = Field(

@@ -1,0 +1,1 @@
+"""Alerter stage: compares archived readings with age-banded thresholds and raises alerts."""

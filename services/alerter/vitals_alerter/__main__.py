@@ -1,0 +1,3 @@
+from vitals_alerter.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""`vitals-alerter`: evaluate archived readings against the thresholds and write alerts until stopped."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from vitals_alerter.settings import AlerterSettings
+from vitals_common.cli import parser_for
+from vitals_common.errors import run_cli
+from vitals_common.health import HealthState, serve_health
+from vitals_common.logs import configure_logging, log_settings
+
+log = logging.getLogger("vitals_alerter")
+
+
+def _main(argv: list[str] | None) -> int:
+    parser_for(
+        "vitals-alerter",
+        "Join archived readings with patient contacts (Hive) and age-banded thresholds (HBase), "
+        "and write one alert per fired rule to the alert topic.",
+        AlerterSettings,
+    ).parse_args(argv)
+    settings = AlerterSettings()
+    configure_logging("alerter", settings.log_level, settings.log_format)
+    log_settings(log, settings)
+    health = HealthState()
+    serve_health(settings.metrics_host, settings.metrics_port, health)
+
+    # Imported here so that --help and configuration errors answer without starting a JVM.
+    from vitals_alerter.job import run
+    from vitals_common.spark import build_session
+
+    spark = build_session("vitals-alerter", settings.spark)
+    try:
+        run(spark, settings, health)
+    finally:
+        health.alive = False
+        spark.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(lambda: _main(argv if argv is not None else sys.argv[1:]), "vitals-alerter")

@@ -1,0 +1,1 @@
+"""Consumes alerts from the doctor topic and publishes each one once to an SNS topic."""

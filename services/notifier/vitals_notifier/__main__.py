@@ -1,0 +1,5 @@
+import sys
+
+from vitals_notifier.cli import main
+
+sys.exit(main())
