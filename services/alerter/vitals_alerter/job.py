@@ -20,7 +20,7 @@ from vitals_alerter.reference import ReferenceTables
 from vitals_alerter.settings import AlerterSettings
 from vitals_common.errors import StartupError
 from vitals_common.kafka_admin import check_kafka, ensure_topic
-from vitals_ingest.schema import ARCHIVE_SCHEMA
+from vitals_common.spark_schemas import ARCHIVE_SCHEMA
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from vitals_ingest.schema import ARCHIVE_SCHEMA
+from vitals_common.spark_schemas import ARCHIVE_SCHEMA
 from vitals_ingest.transform import dead_letters, parse_records, valid_readings
 
 pytestmark = pytest.mark.spark

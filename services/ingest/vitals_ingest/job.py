@@ -16,7 +16,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from vitals_common.kafka_admin import check_kafka, ensure_topic
 from vitals_ingest import metrics
-from vitals_ingest.schema import ARCHIVE_SCHEMA, PARTITION_COLUMN
+from vitals_common.spark_schemas import ARCHIVE_SCHEMA, PARTITION_COLUMN
 from vitals_ingest.settings import IngestSettings
 from vitals_ingest.transform import dead_letters, parse_records, valid_readings
 

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 
 from vitals_common.events import EVENT_SCHEMA_VERSION
 from vitals_common.vitals import VITAL_NAMES
-from vitals_ingest.schema import ARCHIVE_SCHEMA, CORRUPT_RECORD, EVENT_PARSE_SCHEMA, REQUIRED_FIELDS
+from vitals_common.spark_schemas import ARCHIVE_SCHEMA, CORRUPT_RECORD, EVENT_PARSE_SCHEMA, REQUIRED_FIELDS
 
 PARSE_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
 

@@ -1,4 +1,4 @@
-"""Explicit schemas of the vitals event JSON and of the parquet archive."""
+"""Explicit Spark schemas of the vitals event JSON and of the parquet archive, shared by both Spark stages."""
 
 from __future__ import annotations
 
