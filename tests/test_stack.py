@@ -104,6 +104,20 @@ def test_stop_kills_process_group(tmp_path):
     assert procs._group_members(process.pid) == []
 
 
+def test_stop_after_leader_killed(tmp_path):
+    files = procs.ProcessFiles("orphaned", tmp_path)
+    process = procs.start(files, ["sh", "-c", "sleep 60 & sleep 60"])
+    deadline = time.monotonic() + 5
+    while len(procs._group_members(process.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=5)
+    assert procs.read_pid(files) is None
+    assert procs._group_members(process.pid) != []
+    assert procs.stop(files, grace=5)
+    assert procs._group_members(process.pid) == []
+
+
 def test_stop_with_stale_pid_file(tmp_path):
     files = procs.ProcessFiles("gone", tmp_path)
     process = subprocess.Popen(["true"])
@@ -164,7 +178,7 @@ def test_hdfs_write_read_webhdfs(settings):
     require_up("hdfs", settings)
     path = f"/tmp/stack-test/{uuid.uuid4().hex}.txt"
     body = b"vitals over webhdfs\n"
-    # WebHDFS CREATE answers 307 with the DataNode URL; urllib follows it only for GET, so do it by hand.
+    # WebHDFS CREATE returns 307 with the DataNode URL. urllib follows redirects only for GET, so do it by hand.
     create = urllib.request.Request(f"{settings.webhdfs_url}{path}?op=CREATE&user.name=stack&overwrite=true",
                                     method="PUT")
     opener = urllib.request.build_opener(NoRedirect)
@@ -253,7 +267,7 @@ def test_sns_publish_reaches_sqs_tap(settings):
     sns = boto3.client("sns", **settings.aws_client_kwargs())
     sqs = boto3.client("sqs", **settings.aws_client_kwargs())
     queue_url = sqs.get_queue_url(QueueName=settings.sqs_tap_queue)["QueueUrl"]
-    # Drain what earlier runs left, so the check below sees only this message.
+    # Drain messages left by earlier runs, so the queue contains only this test's message.
     while sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
         sqs.purge_queue(QueueUrl=queue_url)
 

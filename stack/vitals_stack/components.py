@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CONF_DIR = REPO_ROOT / "stack" / "conf"
 HTTP_TIMEOUT_SECONDS = 3.0
 
-# Opens that Hadoop 3.5's launcher scripts add on Java 17 (HADOOP-19310).
+# Opens that Hadoop 3.5's launcher script (hadoop-functions.sh) adds on Java 17.
 HADOOP_JAVA17_FLAGS = ["-XX:+IgnoreUnrecognizedVMOptions"] + [
     f"--add-opens=java.base/{package}=ALL-UNNAMED"
     for package in (
@@ -99,8 +99,9 @@ def require_java(settings: StackSettings) -> None:
     result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60, check=False)
     match = re.search(r'version "(\d+)', result.stderr)
     if match is None or int(match.group(1)) < 17:
+        reported = (result.stderr.strip().splitlines() or ["no version output"])[0]
         raise StackError(
-            f"{java} is not Java 17 or newer ({result.stderr.strip().splitlines()[:1]}). "
+            f"{java} is not Java 17 or newer ({reported}). "
             "Install OpenJDK 17 or set STACK_JAVA to a Java 17 executable."
         )
 
@@ -255,7 +256,7 @@ def start_metastore(settings: StackSettings) -> None:
            derby_dir=home / "metastore_db", warehouse_dir=settings.warehouse_dir, default_fs=settings.hdfs_url)
     command = java_command(settings, "512m", [str(conf_dir), str(pyspark_jar_dir() / "*")],
                            [*HADOOP_JAVA17_FLAGS, f"-Dderby.stream.error.file={home / 'derby.log'}",
-                            # Hive's own log4j2 config writes to /tmp/<user>/hive.log unless told otherwise.
+                            # Without these, Hive's bundled log4j2 config writes to /tmp/<user>/hive.log.
                             "-Dhive.root.logger=console", f"-Dhive.log.dir={home}"])
     command += ["org.apache.hadoop.hive.metastore.HiveMetaStore", "-p", str(settings.metastore_port)]
     start_and_wait(settings, "metastore", "metastore", command, lambda: metastore_ready(settings), cwd=home)

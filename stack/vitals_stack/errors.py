@@ -2,4 +2,4 @@
 
 
 class StackError(Exception):
-    """A failure with a message that tells the user what to do next."""
+    """A failure whose message names the failed step and the fix for the user."""

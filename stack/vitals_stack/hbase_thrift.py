@@ -41,7 +41,7 @@ def command(settings: StackSettings) -> list[str]:
 
 
 def split_column(column: bytes) -> tuple[bytes, bytes | None]:
-    """Split ``family:qualifier``; a column without a colon names a whole family."""
+    """Split ``family:qualifier``. A column without a colon names a whole family (qualifier None)."""
     family, separator, qualifier = column.partition(b":")
     return family, qualifier if separator else None
 
@@ -364,7 +364,7 @@ class JavaErrorsAsIOError:
 
 
 def start_java_client(settings: StackSettings) -> JavaGateway:
-    """Launch the Py4J JVM with the HBase client jars; it exits when this process exits."""
+    """Launch the Py4J JVM with the HBase client jars. The JVM exits when this process exits."""
     from vitals_stack import components, jars
 
     py4j_jar = next(components.pyspark_jar_dir().glob("py4j-*.jar"))

@@ -66,7 +66,7 @@ def fetch(component: str, settings: StackSettings | None = None, force: bool = F
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     command = [
-        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+        mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(pom), "dependency:copy-dependencies",
         f"-DoutputDirectory={partial}", "-DincludeScope=runtime",
     ]
     log.info("%s: fetching jars with %s", component, " ".join(command))
@@ -82,11 +82,11 @@ def fetch(component: str, settings: StackSettings | None = None, force: bool = F
     if result.returncode != 0:
         output = result.stdout + result.stderr
         missing = _MISSING_ARTIFACT.findall(output)
-        what = f"artifact {missing[0]}" if missing else "its dependencies"
+        unresolved = f"artifact {missing[0]}" if missing else "its dependencies"
         error_lines = [line for line in output.splitlines() if "ERROR" in line]
         tail = "\n".join(error_lines[:8])
         raise StackError(
-            f"{component}: Maven could not fetch {what} for {pom} (exit {result.returncode}).\n{tail}"
+            f"{component}: Maven could not fetch {unresolved} for {pom} (exit {result.returncode}).\n{tail}"
         )
 
     shutil.rmtree(target, ignore_errors=True)

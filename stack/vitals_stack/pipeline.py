@@ -30,8 +30,11 @@ STAGE_COMMANDS = {
 class StageProcess:
     """One stage running as `python -m <package>` with the given environment."""
 
-    def __init__(self, name: str, env: Mapping[str, str], log_dir: Path, args: tuple[str, ...] = ()):
+    def __init__(
+        self, name: str, env: Mapping[str, str], log_dir: Path, args: tuple[str, ...] = (), stage: str | None = None
+    ):
         self.name = name
+        self.stage = stage or name
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
         self.log_path = log_dir / f"{name}.log"
         self.args = args
@@ -40,7 +43,7 @@ class StageProcess:
     def start(self) -> "StageProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        command = [sys.executable, "-m", STAGE_COMMANDS[self.name], *self.args]
+        command = [sys.executable, "-m", STAGE_COMMANDS[self.stage], *self.args]
         self.process = subprocess.Popen(
             command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )

@@ -168,11 +168,12 @@ def _number(raw: str) -> float | None:
     return float(raw) if raw else None
 
 
-def _mimic_rows(path: Path, patients: int, max_rows: int, vitals: set[str]) -> list[dict]:
+def _mimic_rows(path: Path, patients: int, skip: int, max_rows: int, vitals: set[str]) -> list[dict]:
     rows = _read_csv(path)
     _require_columns(path, rows, ("subject_id", "charttime", "vital", "value", "unit"))
-    subjects = sorted({r["subject_id"] for r in rows})[:patients] if patients else None
-    chosen = [r for r in rows if (subjects is None or r["subject_id"] in subjects) and (not vitals or r["vital"] in vitals)]
+    ordered = sorted({r["subject_id"] for r in rows})[skip:]
+    subjects = set(ordered[:patients] if patients else ordered)
+    chosen = [r for r in rows if r["subject_id"] in subjects and (not vitals or r["vital"] in vitals)]
     first_time: dict[str, datetime] = defaultdict(lambda: datetime.max)
     for r in chosen:
         ts = datetime.fromisoformat(r["charttime"])
@@ -207,7 +208,7 @@ def seed_vitals(args: argparse.Namespace, stack: StackSettings) -> None:
     if args.mimic_long:
         table = _long_table(metadata, args.table or LONG_TABLE)
         vitals = {v.strip() for v in args.vitals.split(",") if v.strip()}
-        rows = _mimic_rows(Path(args.mimic_long), args.patients, args.rows, vitals)
+        rows = _mimic_rows(Path(args.mimic_long), args.patients, args.skip_patients, args.rows, vitals)
     elif args.csv:
         table = _wide_table(metadata, args.table or WIDE_TABLE)
         source = _read_csv(Path(args.csv))
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     vitals.add_argument("--csv", help="a patients_vital_info.csv file (wide layout)")
     vitals.add_argument("--mimic-long", help="the MIMIC-IV demo long extract (long layout)")
     vitals.add_argument("--patients", type=int, default=0, help="MIMIC: first N subjects by id; 0 = all")
+    vitals.add_argument("--skip-patients", type=int, default=0, help="MIMIC: skip the first N subjects by id")
     vitals.add_argument("--vitals", default="heart_rate,sbp", help="MIMIC: vital names to keep (default: %(default)s)")
     vitals.add_argument("--rows", type=int, default=0, help="maximum rows; synthetic default 300; 0 = all")
     vitals.add_argument("--synthetic-patients", type=int, default=12, help="roster size of the synthetic vitals")

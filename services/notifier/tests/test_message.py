@@ -42,7 +42,7 @@ def test_body_closed_range_and_capstone_vital_name():
     assert "Alert range: 0-89 mmHg" in body
 
 
-def test_body_with_very_long_message_fits_and_keeps_details():
+def test_body_long_message_truncated():
     alert = make_alert(alert_message="Ä" * 5000, patient_name="Zoë " * 100)
     body = render_body(alert)
     assert len(body) <= MAX_BODY_CHARS

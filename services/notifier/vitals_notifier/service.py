@@ -16,7 +16,7 @@ from vitals_notifier.sns_publisher import SnsPublisher, build_sns_client, resolv
 
 log = logging.getLogger(__name__)
 
-# Timeout of the requests behind /readyz; probes must answer faster than a kubelet gives up.
+# Timeout of the requests behind /readyz; a probe must respond before the kubelet times out.
 READINESS_TIMEOUT_S = 2.0
 
 

@@ -16,7 +16,7 @@ DEFAULT_DEDUP_URL = f"sqlite:///{REPO_ROOT / '.run' / 'notifier' / 'sent-alerts.
 
 
 class NotifierSettings(ServiceSettings):
-    """Which topic to consume, where to publish, how to de-duplicate and how to retry."""
+    """Notifier configuration: the consumed topic, the SNS target, the dedup store and the retry policy."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 

@@ -158,6 +158,6 @@ class SnsPublisher:
             return str(response["MessageId"])
 
     def check(self) -> bool:
-        """Readiness probe: whether SNS answers a lookup of the topic."""
+        """Look up the topic for the readiness probe; raise when SNS is unreachable."""
         self.client.get_topic_attributes(TopicArn=self.topic_arn)
         return True

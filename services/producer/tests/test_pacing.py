@@ -8,7 +8,7 @@ WALL_START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
 class FakeClock:
-    """Monotonic seconds and a wall clock that advance together only when the test says so."""
+    """Monotonic seconds and a wall clock that advance together only when the test sets `now`."""
 
     def __init__(self, start: float = 1000.0):
         self.now = start

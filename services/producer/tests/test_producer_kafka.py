@@ -1,4 +1,4 @@
-"""Producer against a real broker at KAFKA_BOOTSTRAP_SERVERS; skipped when none answers."""
+"""Producer against a real broker at KAFKA_BOOTSTRAP_SERVERS; skipped when none responds."""
 
 import json
 import threading

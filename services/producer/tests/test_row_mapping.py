@@ -66,7 +66,7 @@ def test_wide_row_becomes_event():
     assert event.kafka_key() == b"101"
 
 
-def test_wide_row_with_one_null_vital_keeps_the_other():
+def test_wide_row_null_vital_omitted():
     reading = wide_mapper().parse({"row_seq": 1, "customerId": "p", "heartBeat": None, "bp": 130})
     assert reading is not None
     assert reading.vitals == {"bp_systolic": 130.0}

@@ -75,8 +75,8 @@ class DeliveryTracker:
 
     Keys are registered in send order. Delivery callbacks may confirm them in any order (messages
     of different partitions complete independently), but the mark only moves past a key when that
-    key and every key registered before it are confirmed. A failed key holds the mark before it for
-    good, so a restart resends it.
+    key and every key registered before it are confirmed. A failed key keeps the mark before it for
+    the rest of the run, so a restart resends it.
     """
 
     def __init__(self, high_water_mark: Any = None):

@@ -25,14 +25,16 @@ log = logging.getLogger(__name__)
 
 # Dead letters are logged one line each up to this many per reason, then counted only.
 MAX_DEAD_LETTER_LOGS_PER_REASON = 100
-# Minimum seconds between two writes of the progress file while rows keep coming.
+# Minimum seconds between two writes of the progress file while rows keep coming. A crash (unlike
+# SIGTERM, which saves on exit) can lose this much progress, so a restart resends those rows with
+# the same event ids.
 PROGRESS_SAVE_INTERVAL_S = 1.0
-# Longest single wait, so a stop request and delivery callbacks are served promptly.
+# Maximum single wait in seconds, so a stop request and delivery callbacks are served promptly.
 MAX_WAIT_STEP_S = 0.2
 
 
 class ProducerError(RuntimeError):
-    """The run stopped before the end; the message says why and where a restart resumes."""
+    """The run stopped before the end; the message states why and where a restart resumes."""
 
 
 class DeliveryFailed(ProducerError):

@@ -19,7 +19,7 @@ from vitals_producer.source import SourceTable, create_source_engine
 
 log = logging.getLogger(__name__)
 
-# Timeout of the metadata request behind /readyz; probes must answer faster than a kubelet gives up.
+# Timeout of the metadata request behind /readyz; a probe must respond before the kubelet times out.
 READINESS_TIMEOUT_S = 2.0
 
 

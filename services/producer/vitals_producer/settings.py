@@ -21,7 +21,7 @@ _SAFE_FILE_PART = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class ProducerSettings(ServiceSettings):
-    """Where rows are read, how they become events, how fast they are sent and where progress is kept."""
+    """Producer configuration: the source table and layout, the Kafka topics, the pacing and the progress file."""
 
     model_config = SettingsConfigDict(env_prefix="PRODUCER_", extra="ignore")
 

@@ -46,6 +46,9 @@ class SourceTable:
 
     Each page is one query, `WHERE order_column > :last ORDER BY order_column LIMIT n`, so memory
     stays bounded by the page size whatever the table size.
+
+    NOTE: rows that share an order key with the last row of a page are never read, so the order
+    column must be unique. The run detects duplicates only within one page.
     """
 
     def __init__(self, engine: Engine, table_name: str, order_column: str):
