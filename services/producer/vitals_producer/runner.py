@@ -86,7 +86,7 @@ class ProducerRun:
     def run(self) -> RunStats:
         """Send rows until the end of the table, PRODUCER_MAX_ROWS, a stop request or a failed delivery.
 
-        Raises DeliveryFailed after saving the high-water mark of the rows before the failed one.
+        Raises DeliveryFailed or InvalidOrderColumn after saving the high-water mark of the confirmed rows.
         """
         log.info(
             "producer run started",
