@@ -153,6 +153,7 @@ def test_notifier_killed_mid_run_loses_and_repeats_nothing(pipeline, shared_data
     run.stages["notifier"].process.wait(timeout=10)
     time.sleep(2)
     run.start("notifier", name="notifier-restarted")
+    run.stages["notifier"] = run.stages.pop("notifier-restarted")
     received = collect(run, tap, expected, start, producer)
     assert set(received) == expected
     repeated = {alert_id for alert_id, count in received.items() if count > 1}

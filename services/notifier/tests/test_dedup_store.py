@@ -32,3 +32,15 @@ def test_prune_removes_only_old_ids(tmp_path):
     assert not store.contains("old")
     assert store.contains("recent")
     store.close()
+
+
+def test_pending_then_sent_status(tmp_path):
+    store = DedupStore.open(f"sqlite:///{tmp_path / 'pending.db'}")
+    assert store.status("a1") is None
+    store.mark_pending("a1")
+    assert store.status("a1") == "pending"
+    assert not store.contains("a1")
+    assert store.record("a1") is True
+    assert store.status("a1") == "sent"
+    assert store.contains("a1")
+    assert store.record("a1") is False

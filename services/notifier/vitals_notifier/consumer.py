@@ -17,7 +17,8 @@ from vitals_common.alerts import Alert
 from vitals_common.settings import KafkaSettings
 
 from vitals_notifier import metrics
-from vitals_notifier.dedup_store import DedupStore
+from vitals_notifier.dedup_store import PENDING, DedupStore
+from vitals_notifier.dedup_store import SENT as SENT_STATUS
 from vitals_notifier.message import render_message
 from vitals_notifier.settings import NotifierSettings
 from vitals_notifier.sns_publisher import SnsPublisher
@@ -109,16 +110,25 @@ class AlertProcessor:
             )
             return DEAD_LETTER
 
-        if self.dedup.contains(alert.alert_id):
+        previous = self.dedup.status(alert.alert_id)
+        if previous == SENT_STATUS:
             metrics.MESSAGES_DEDUPLICATED.inc()
             log.info("alert already sent, skipped", extra={"alert_id": alert.alert_id, "offset": offset})
             return DEDUPLICATED
 
-        message_id = self.publisher.publish(render_message(alert), alert.alert_id)
+        possible_duplicate = previous == PENDING
+        if possible_duplicate:
+            log.warning(
+                "re-sending an alert whose earlier send was interrupted",
+                extra={"alert_id": alert.alert_id, "offset": offset},
+            )
+        self.dedup.mark_pending(alert.alert_id, self.wall())
+        message_id = self.publisher.publish(render_message(alert, possible_duplicate), alert.alert_id)
         accepted_at = self.wall()
         metrics.MESSAGES_SENT.inc()
         metrics.END_TO_END_LATENCY.observe(max((accepted_at - alert.event_time).total_seconds(), 0.0))
-        # A crash here, after SNS accepted and before the id is stored, re-sends this alert once.
+        # A crash here, after SNS accepted and before the id is marked sent, re-sends this alert
+        # once, flagged as a possible duplicate.
         self.dedup.record(alert.alert_id, accepted_at)
         log.info(
             "alert sent",

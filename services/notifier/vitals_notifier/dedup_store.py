@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, create_engine, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
@@ -19,14 +31,21 @@ sent_alerts = Table(
     metadata,
     Column("alert_id", String(max(ALERT_ID_LENGTH, 64)), primary_key=True),
     Column("sent_at", DateTime(timezone=True), nullable=False, index=True),
+    # "pending" from just before the SNS call until SNS accepted it, then "sent".
+    Column("status", String(8), nullable=False, server_default="sent"),
 )
+
+PENDING = "pending"
+SENT = "sent"
 
 
 class DedupStore:
-    """Records each alert id after SNS accepted it, so a redelivered or replayed alert is skipped.
+    """Records each alert id around its SNS call, so a redelivered or replayed alert is skipped.
 
-    A crash between SNS accepting an alert and `record` storing its id leaves the id unrecorded and
-    the offset uncommitted, so that alert is sent once more after the restart.
+    An id is stored as pending just before the SNS call and marked sent once SNS accepted it. A
+    crash in between leaves it pending with the offset uncommitted; after the restart nobody can
+    tell whether SNS got it, so the alert is sent again and flagged as a possible duplicate, since
+    a lost alert is worse than a repeated one.
     """
 
     def __init__(self, engine: Engine):
@@ -50,18 +69,40 @@ class DedupStore:
         return cls(engine)
 
     def contains(self, alert_id: str) -> bool:
-        query = select(sent_alerts.c.alert_id).where(sent_alerts.c.alert_id == alert_id)
+        """True when SNS accepted this alert before."""
+        return self.status(alert_id) == SENT
+
+    def status(self, alert_id: str) -> str | None:
+        """Return None (never seen), PENDING (a send was interrupted) or SENT."""
+        query = select(sent_alerts.c.status).where(sent_alerts.c.alert_id == alert_id)
         with self.engine.connect() as connection:
-            return connection.execute(query).first() is not None
+            row = connection.execute(query).first()
+        return None if row is None else row[0]
+
+    def mark_pending(self, alert_id: str, at: datetime | None = None) -> None:
+        """Store the id as pending unless it is already stored."""
+        stamp = at or datetime.now(timezone.utc)
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(insert(sent_alerts).values(alert_id=alert_id, sent_at=stamp, status=PENDING))
+        except IntegrityError:
+            pass
 
     def record(self, alert_id: str, sent_at: datetime | None = None) -> bool:
         """Store the id; return False when it was already there (another replica sent it too)."""
         stamp = sent_at or datetime.now(timezone.utc)
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(sent_alerts).values(alert_id=alert_id, sent_at=stamp))
-        except IntegrityError:
-            return False
+        with self.engine.begin() as connection:
+            updated = connection.execute(
+                update(sent_alerts)
+                .where(sent_alerts.c.alert_id == alert_id, sent_alerts.c.status == PENDING)
+                .values(status=SENT, sent_at=stamp)
+            ).rowcount
+            if updated:
+                return True
+            try:
+                connection.execute(insert(sent_alerts).values(alert_id=alert_id, sent_at=stamp, status=SENT))
+            except IntegrityError:
+                return False
         return True
 
     def prune(self, retention: timedelta, now: datetime | None = None) -> int:

@@ -102,15 +102,20 @@ def render_body(alert: Alert) -> str:
     return f"{headline}\n{details}"
 
 
-def render_attributes(alert: Alert) -> dict[str, dict[str, str]]:
-    """Return the `ward`, `vital` and `alert_id` String attributes; SNS rejects empty values, so none is empty."""
+def render_attributes(alert: Alert, possible_duplicate: bool = False) -> dict[str, dict[str, str]]:
+    """Return the `ward`, `vital` and `alert_id` String attributes; SNS rejects empty values, so none is empty.
+
+    A re-send after an interrupted send also carries `possible_duplicate` = `true`.
+    """
     try:
         vital = canonical_vital(alert.vital)
     except ValueError:
         vital = alert.vital
     values = {"ward": alert.ward or "unknown", "vital": vital or "unknown", "alert_id": alert.alert_id}
+    if possible_duplicate:
+        values["possible_duplicate"] = "true"
     return {key: {"DataType": "String", "StringValue": value} for key, value in values.items()}
 
 
-def render_message(alert: Alert) -> SnsMessage:
-    return SnsMessage(render_subject(alert), render_body(alert), render_attributes(alert))
+def render_message(alert: Alert, possible_duplicate: bool = False) -> SnsMessage:
+    return SnsMessage(render_subject(alert), render_body(alert), render_attributes(alert, possible_duplicate))
