@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from vitals_stack.settings import StackSettings
+
 REPO = Path(__file__).resolve().parent
+# Tests that talk to Kafka directly follow the stack's port unless the caller chose a broker.
+os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", StackSettings().kafka_bootstrap)
 # The project's reference data lives beside the repository; tests that need it skip without it.
 SHARED_DATA = Path(os.environ.get("VITALS_SHARED_DATA", REPO.parent / "shared" / "data"))
 

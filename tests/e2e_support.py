@@ -64,7 +64,7 @@ def table_rows(db_path: Path, query: str) -> list[tuple]:
 
 @dataclass
 class E2ERun:
-    """Unique names for one test run, so it neither sees nor disturbs another run's data."""
+    """Unique names for one test run, so that it neither reads nor changes another run's data."""
 
     stack: StackSettings
     work: Path
@@ -107,6 +107,7 @@ class E2ERun:
 
     def env(self, stage: str, **extra: str) -> dict[str, str]:
         n = self.names
+        table = extra.get("PRODUCER_SOURCE_TABLE", "patients_vital_info")
         root = n["hdfs_root"]
         per_stage = {
             "ingest": {
@@ -142,9 +143,18 @@ class E2ERun:
                 "PRODUCER_DEAD_LETTER_TOPIC": n["dead_letter_topic"],
                 "PRODUCER_SOURCE_URL": self.source_url,
                 "PRODUCER_PACING": "fastest",
+                "PRODUCER_PROGRESS_PATH": str(self.work / f"progress-{table}.json"),
             },
         }
-        return {**self.common_env(), **per_stage[stage], **extra}
+        return {**self.common_env(), **per_stage[stage], **self.observability_env(stage), **extra}
+
+    def observability_env(self, stage: str) -> dict[str, str]:
+        """Serve the stage's metrics, and a Spark driver's UI, on the ports the stack's Prometheus scrapes."""
+        env = {f"{stage.upper()}_METRICS_PORT": str(self.stack.stage_metrics_ports()[stage])}
+        spark_ui_port = self.stack.spark_ui_ports().get(stage)
+        if spark_ui_port is not None:
+            env["SPARK_UI_PORT"] = str(spark_ui_port)
+        return env
 
     def start(self, stage: str, name: str | None = None, **extra: str) -> StageProcess:
         process = StageProcess(name or stage, self.env(stage, **extra), self.work / "logs", stage=stage)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vitals_stack import jars, procs
+from vitals_stack import jars, procs, prometheus
 from vitals_stack.errors import StackError
 from vitals_stack.settings import REPO_ROOT, StackSettings
 
@@ -68,6 +68,8 @@ class Component:
     is_ready: Callable[[StackSettings], bool]
     jar_sets: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
+    # Components that start first when they are selected too, without being selected by this one.
+    starts_after: list[str] = field(default_factory=list)
     needs_java: bool = True
 
     def files(self, settings: StackSettings) -> list[procs.ProcessFiles]:
@@ -393,5 +395,9 @@ COMPONENTS: dict[str, Component] = {
         Component("moto", ["moto"], moto_ports, lambda s: s.moto_port, start_moto, moto_ready,
                   needs_java=False),
         Component("source", [], lambda s: {}, lambda s: None, start_source, source_ready, needs_java=False),
+        # Scrapes the pipeline's stages, which run outside the stack, so it needs no other component.
+        Component("prometheus", ["prometheus"], prometheus.prometheus_ports, lambda s: s.prometheus_port,
+                  prometheus.start_prometheus, prometheus.prometheus_ready,
+                  starts_after=["kafka", "hdfs", "metastore", "hbase", "moto", "source"], needs_java=False),
     )
 }

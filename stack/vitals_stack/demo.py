@@ -1,9 +1,9 @@
 """`python -m vitals_stack.demo`: run the whole pipeline once on the embedded defaults.
 
-Expects a fresh, running local stack (`make demo` wipes and starts it). Seeds the capstone
-threshold table, the synthetic roster and synthetic vitals; starts ingest, alerter and notifier;
-sends the vitals at 20 rows per second; waits for every expected alert to reach SNS; prints a
-summary; stops the stages and leaves the stack running for exploration.
+Expects a fresh, running local stack (`make demo` wipes and starts it). It seeds the capstone
+threshold table, the synthetic roster and synthetic vitals, then starts ingest, alerter and
+notifier and sends the vitals at 20 rows per second. When every expected alert has reached SNS it
+prints a summary and stops the stages. The stack keeps running for exploration.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from vitals_stack import jars, procs
+from vitals_stack import jars, procs, prometheus
 from vitals_stack.components import COMPONENTS, Component, require_java
 from vitals_stack.errors import StackError
 from vitals_stack.settings import StackSettings
@@ -15,7 +15,7 @@ from vitals_stack.settings import StackSettings
 log = logging.getLogger(__name__)
 
 # Start order; components without dependencies between them start in parallel.
-ORDER = ["kafka", "hdfs", "metastore", "hbase", "moto", "source"]
+ORDER = ["kafka", "hdfs", "metastore", "hbase", "moto", "source", "prometheus"]
 
 
 def resolve(only: list[str] | None) -> list[str]:
@@ -71,6 +71,8 @@ def up(settings: StackSettings, only: list[str] | None = None) -> list[str]:
     selected = [COMPONENTS[name] for name in names]
     if any(component.needs_java for component in selected):
         require_java(settings)
+    if "prometheus" in names:
+        prometheus.require_prometheus(settings)
     for component in selected:
         for jar_set in component.jar_sets:
             if not jars.is_fetched(jar_set, settings):
@@ -83,7 +85,8 @@ def up(settings: StackSettings, only: list[str] | None = None) -> list[str]:
     futures: dict[str, Future] = {}
     with ThreadPoolExecutor(max_workers=len(selected)) as pool:
         for component in selected:
-            dependencies = [futures[name] for name in component.depends_on if name in futures]
+            earlier = component.depends_on + component.starts_after
+            dependencies = [futures[name] for name in earlier if name in futures]
             futures[component.name] = pool.submit(_bring_up, component, settings, dependencies)
     lines, errors = [], []
     for name, future in futures.items():

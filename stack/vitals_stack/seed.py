@@ -93,7 +93,7 @@ def _contacts_from_capstone(path: Path) -> list[tuple]:
 
 
 def _contacts_from_admissions(path: Path) -> list[tuple]:
-    """One synthetic contact per MIMIC-IV subject, with the age at the subject's first admission."""
+    """Build one synthetic contact per MIMIC-IV subject, with the age at the subject's first admission."""
     rows = _read_csv(path)
     _require_columns(path, rows, ("subject_id", "admittime", "age_at_admission"))
     first: dict[str, dict[str, str]] = {}
@@ -119,7 +119,9 @@ def seed_contacts(args: argparse.Namespace, stack: StackSettings) -> None:
 
     from vitals_common.spark import SparkSettings, build_session
 
-    spark = build_session("vitals-seed", SparkSettings())
+    # The stack's own addresses, so that changed STACK_* ports need no matching SPARK_* settings.
+    spark_settings = SparkSettings(metastore_uri=stack.metastore_uri, default_fs=stack.hdfs_url)
+    spark = build_session("vitals-seed", spark_settings)
     try:
         frame = spark.createDataFrame(
             contacts,

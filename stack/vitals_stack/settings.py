@@ -35,6 +35,19 @@ class StackSettings(BaseSettings):
     hbase_regionserver_port: int = 16020
     hbase_thrift_port: int = 9090
     moto_port: int = 5000
+    prometheus_port: int = Field(default=9490, description="Prometheus web UI and HTTP API on 127.0.0.1.")
+
+    # Ports of the pipeline's stages that the stack's Prometheus scrapes; the demo and the
+    # end-to-end tests start the stages on these ports.
+    producer_metrics_port: int = 9401
+    ingest_metrics_port: int = 9402
+    alerter_metrics_port: int = 9403
+    notifier_metrics_port: int = 9404
+    ingest_spark_ui_port: int = Field(default=4041, description="Spark UI of the ingest driver (/metrics/prometheus).")
+    alerter_spark_ui_port: int = Field(default=4042, description="Spark UI of the alerter driver (/metrics/prometheus).")
+
+    prometheus: str = Field(default="prometheus", description="Prometheus 2.x executable (Debian package prometheus).")
+    prometheus_scrape_interval: str = Field(default="2s", description="Scrape and rule evaluation interval.")
 
     metastore_warehouse: str | None = Field(
         default=None, description="Hive warehouse URI; defaults to <hdfs_url>/warehouse."
@@ -48,6 +61,19 @@ class StackSettings(BaseSettings):
 
     java: str = Field(default="java", description="Java 17 executable used for every JVM of the stack.")
     ready_timeout: float = Field(default=180.0, description="Seconds each component may take to become ready.")
+
+    def stage_metrics_ports(self) -> dict[str, int]:
+        """Return the port of each stage's /metrics, /healthz and /readyz server, by stage name."""
+        return {
+            "producer": self.producer_metrics_port,
+            "ingest": self.ingest_metrics_port,
+            "alerter": self.alerter_metrics_port,
+            "notifier": self.notifier_metrics_port,
+        }
+
+    def spark_ui_ports(self) -> dict[str, int]:
+        """Return the Spark UI port of each Spark stage's driver, by stage name."""
+        return {"ingest": self.ingest_spark_ui_port, "alerter": self.alerter_spark_ui_port}
 
     def component_dir(self, component: str) -> Path:
         """Return the data and log folder of one component, ``<home>/<component>``."""
@@ -93,6 +119,10 @@ class StackSettings(BaseSettings):
     def sns_topic_arn(self) -> str:
         # moto's default account id is 123456789012.
         return f"arn:aws:sns:{self.aws_region}:123456789012:{self.sns_topic}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.prometheus_port}"
 
     @property
     def source_db_path(self) -> Path:

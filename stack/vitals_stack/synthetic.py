@@ -41,7 +41,7 @@ def roster(count: int = 12, seed: int = DEFAULT_SEED) -> list[Patient]:
     """Return `count` patients with ids 1001.. and ages spread over both capstone age bands.
 
     The last patient is 102 years old, older than every band of the capstone table, so the demo
-    shows how a reading nobody can evaluate is counted and routed to the unrouted topic.
+    shows how a reading that no rule can evaluate is counted and sent to the unrouted topic.
     """
     rng = random.Random(seed)
     patients = []

@@ -27,7 +27,7 @@ def _main(argv: list[str] | None) -> int:
     health = HealthState()
     serve_health(settings.metrics_host, settings.metrics_port, health)
 
-    # Imported here so that --help and configuration errors answer without starting a JVM.
+    # Imported here so that --help and configuration errors return without starting a JVM.
     from vitals_alerter.job import run
     from vitals_common.spark import build_session
 

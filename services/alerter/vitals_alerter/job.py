@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -20,7 +19,9 @@ from vitals_alerter.reference import ReferenceTables
 from vitals_alerter.settings import AlerterSettings
 from vitals_common.errors import StartupError
 from vitals_common.kafka_admin import check_kafka, ensure_topic
+from vitals_common.readiness import add_spark_dependency_checks, tcp_check
 from vitals_common.spark_schemas import ARCHIVE_SCHEMA
+from vitals_common.vitals import VITAL_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def check_metastore(spark: SparkSession, contact_table: str) -> None:
         log.info("metastore database", extra={"database": database, "tables": ",".join(tables)})
     database, _, table = contact_table.rpartition(".")
     database = database or "default"
-    if not spark.catalog.tableExists(table, database):
+    if not spark.catalog.tableExists(f"{database}.{table}"):
         raise StartupError(
             f"contact table {database}.{table} not found in the Hive metastore (databases: "
             f"{', '.join(databases)}); load it with `vitals-seed contacts` or set ALERTER_CONTACT_TABLE"
@@ -68,10 +69,10 @@ def process_batch(
                 "topic", settings.unrouted_topic
             ).save()
         _record_counts(counts, batch_id)
-        newest = evaluated.agg(F.max("event_time")).first()[0]
+        # Epoch microseconds from Spark, because a collected timestamp is a naive datetime in the local zone.
+        newest = evaluated.agg(F.max(F.unix_micros("event_time"))).first()[0]
         if newest is not None:
-            lag = datetime.now(timezone.utc).replace(tzinfo=None) - newest
-            metrics.EVENT_TIME_LAG.set(lag.total_seconds())
+            metrics.EVENT_TIME_LAG.set(time.time() - newest / 1e6)
         log.info(
             "batch evaluated",
             extra={"batch_id": batch_id, "values": sum(r["n"] for r in counts), "alerts": alerts, "unrouted": unrouted},
@@ -101,11 +102,15 @@ def _record_counts(counts: list, batch_id: int) -> None:
 
 def run(spark: SparkSession, settings: AlerterSettings, health) -> None:
     admin = check_kafka(settings.kafka, settings.startup_timeout_s)
+    add_spark_dependency_checks(health, admin, settings.spark.default_fs, settings.spark.metastore_uri)
+    health.add_check("hbase", tcp_check(settings.hbase_host, settings.hbase_port))
     ensure_topic(admin, settings.alert_topic, settings.alert_partitions, settings.replication_factor)
     ensure_topic(admin, settings.unrouted_topic, 1, settings.replication_factor)
     check_metastore(spark, settings.contact_table)
+    metrics.init_labels(VITAL_NAMES, UNROUTED_OUTCOMES)
     reference = ReferenceTables(spark, settings)
     reference.load()
+    spark.streams.addListener(metrics.ProgressListener())
 
     stream = spark.readStream.schema(ARCHIVE_SCHEMA)
     if settings.max_files_per_trigger:

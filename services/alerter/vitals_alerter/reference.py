@@ -37,20 +37,29 @@ class ReferenceTables:
         first = self.thresholds is None
         try:
             table = self._read_thresholds()
+            metrics.REFERENCE_LOADED.labels("thresholds").set_to_current_time()
         except Exception as exc:  # HBase unreachable, InvalidThresholdTable, Thrift errors
             if first:
                 raise
             metrics.REFERENCE_LOAD_FAILURES.labels("thresholds").inc()
-            log.error("threshold reload failed; keeping version %s", self.thresholds.version, extra={"error": str(exc)})
+            log.error(
+                "threshold reload failed; keeping version %s",
+                self.thresholds.version,
+                extra={"table": self.settings.hbase_table, "error": str(exc)},
+            )
             table = self.thresholds
         try:
             contacts = normalise_contacts(self.spark.table(self.settings.contact_table)).cache()
             contact_count = contacts.count()
+            metrics.REFERENCE_LOADED.labels("contacts").set_to_current_time()
         except Exception as exc:
             if first:
                 raise
             metrics.REFERENCE_LOAD_FAILURES.labels("contacts").inc()
-            log.error("contact reload failed; keeping the previous roster", extra={"error": str(exc)})
+            log.error(
+                "contact reload failed; keeping the previous roster",
+                extra={"table": self.settings.contact_table, "error": str(exc)},
+            )
             contacts, contact_count = self.contacts_df, None
 
         if self.thresholds is None or table.version != self.thresholds.version:
@@ -62,6 +71,9 @@ class ReferenceTables:
             self.thresholds_df = thresholds_frame(self.spark, table).cache()
             metrics.THRESHOLD_RULES.set(len(table))
             metrics.THRESHOLD_VERSION.labels(table.version).set(1)
+            for rule in table.rules:
+                if rule.alert_flag:
+                    metrics.ALERTS.labels(rule.attribute, rule.rule_id)
             log.info("threshold table loaded", extra={"version": table.version, "rules": len(table)})
         if contacts is not self.contacts_df:
             if self.contacts_df is not None:
@@ -69,7 +81,6 @@ class ReferenceTables:
             self.contacts_df = contacts
             log.info("contact table loaded", extra={"table": self.settings.contact_table, "patients": contact_count})
         self.loaded_at = self.clock()
-        metrics.REFERENCE_LOADED.set_to_current_time()
 
     def refresh_if_due(self) -> None:
         if self.clock() - self.loaded_at >= self.settings.reference_refresh_s:

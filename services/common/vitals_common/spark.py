@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+# Metric name prefix of Spark's own metrics: `metrics_vitals_driver_...` instead of one that
+# contains the application id, which changes on every start.
+SPARK_METRICS_NAMESPACE = "vitals"
+PROMETHEUS_SERVLET_PATH = "/metrics/prometheus"
 
 # Where `vitals-stack fetch` puts the Kafka connector jars; images bake them into $SPARK_HOME/jars
 # instead, so there the list below is empty and nothing is added.
@@ -31,6 +39,13 @@ class SparkSettings(BaseSettings):
     driver_memory: str = Field("1g", description="driver heap in local mode")
     shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
     jars: str = Field("", description="comma-separated local jars to add; empty finds the stack's Kafka connector")
+    ui_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="port of the driver's Spark UI, which also serves Prometheus metrics at "
+        "/metrics/prometheus (driver) and /metrics/executors/prometheus; 0 turns the UI off",
+    )
     extra_conf: dict[str, str] = Field(default_factory=dict, description="JSON object of extra Spark settings")
 
     @field_validator("extra_conf", mode="before")
@@ -46,6 +61,25 @@ class SparkSettings(BaseSettings):
         return sorted(glob.glob(str(_REPO_JARS / "*.jar")))
 
 
+def ui_conf(ui_port: int) -> dict[str, str]:
+    """Return the Spark settings of the driver UI and its Prometheus endpoints; port 0 turns the UI off."""
+    if ui_port == 0:
+        return {"spark.ui.enabled": "false"}
+    return {
+        "spark.ui.enabled": "true",
+        "spark.ui.port": str(ui_port),
+        "spark.ui.showConsoleProgress": "false",
+        # Driver metrics (DAG scheduler, block manager, JVM, streaming queries) in Prometheus format.
+        "spark.metrics.conf.*.sink.prometheusServlet.class": "org.apache.spark.metrics.sink.PrometheusServlet",
+        "spark.metrics.conf.*.sink.prometheusServlet.path": PROMETHEUS_SERVLET_PATH,
+        "spark.metrics.namespace": SPARK_METRICS_NAMESPACE,
+        # Executor metrics at /metrics/executors/prometheus.
+        "spark.ui.prometheus.enabled": "true",
+        # Input rate, processing rate, latency and event-time watermark of each named query.
+        "spark.sql.streaming.metricsEnabled": "true",
+    }
+
+
 def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
     """Create (or return) the session with Hive support against the configured metastore."""
     from pyspark.sql import SparkSession
@@ -56,10 +90,11 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
         .config("spark.hadoop.hive.metastore.uris", settings.metastore_uri)
         .config("spark.hadoop.fs.defaultFS", settings.default_fs)
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .enableHiveSupport()
     )
+    for key, value in ui_conf(settings.ui_port).items():
+        builder = builder.config(key, value)
     # Under spark-submit (the spark-operator's way) the JVM gateway already exists and carries the
     # master and driver memory; setting them here would override the submitted values.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
@@ -76,4 +111,10 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if settings.ui_port:
+        # Spark moves to the next free port when the configured one is taken; this line shows where.
+        log.info(
+            "Spark UI started",
+            extra={"url": spark.sparkContext.uiWebUrl, "metrics_path": PROMETHEUS_SERVLET_PATH},
+        )
     return spark

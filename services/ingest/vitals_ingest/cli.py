@@ -26,7 +26,7 @@ def _main(argv: list[str] | None) -> int:
     health = HealthState()
     serve_health(settings.metrics_host, settings.metrics_port, health)
 
-    # Imported here so that --help and configuration errors answer without starting a JVM.
+    # Imported here so that --help and configuration errors return without starting a JVM.
     from vitals_common.spark import build_session
     from vitals_ingest.job import run
 

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from vitals_common.kafka_admin import check_kafka, ensure_topic
+from vitals_common.readiness import add_spark_dependency_checks
 from vitals_ingest import metrics
 from vitals_common.spark_schemas import ARCHIVE_SCHEMA, PARTITION_COLUMN
 from vitals_ingest.settings import IngestSettings
@@ -120,7 +121,9 @@ def qualified_path(spark: SparkSession, path: str) -> str:
 
 def run(spark: SparkSession, settings: IngestSettings, health) -> None:
     admin = check_kafka(settings.kafka, settings.startup_timeout_s)
+    add_spark_dependency_checks(health, admin, settings.spark.default_fs, settings.spark.metastore_uri)
     ensure_topic(admin, settings.dead_letter_topic, settings.dead_letter_partitions, settings.replication_factor)
+    metrics.init_labels((ARCHIVE_QUERY, DEAD_LETTER_QUERY))
     spark.streams.addListener(metrics.IngestProgressListener(ARCHIVE_QUERY))
     parsed = parse_records(kafka_stream(spark, settings))
     queries = [start_archive(parsed, settings), start_dead_letters(parsed, settings)]

@@ -56,7 +56,7 @@ def _mistyped_fields() -> Column:
 
 
 def _reason() -> Column:
-    """A short machine-readable reason code; the first failing rule wins."""
+    """Return a short machine-readable reason code. The first failing rule wins."""
     raw = F.col("raw_value")
     missing = [F.col(f"event.{name}").isNull() & ~_mistyped(name) for name in REQUIRED_FIELDS]
     any_missing = missing[0] | missing[1] | missing[2]
@@ -75,7 +75,7 @@ def _reason() -> Column:
 
 
 def _detail() -> Column:
-    """A sentence for the operator reading the dead-letter topic: what is wrong and what to fix."""
+    """Return a sentence for the operator that says what is wrong with the record and what to fix."""
     missing = F.concat_ws(
         ",", *[F.when(F.col(f"event.{n}").isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
     )

@@ -99,3 +99,27 @@ def test_unparsable_alert_goes_to_dead_letters(dedup, caplog):
     lines = logged_lines(caplog)
     assert "Secret Name" not in lines
     assert "offset=99" in lines
+
+
+def test_interrupted_send_is_flagged(dedup):
+    publisher = FakePublisher()
+    processor = AlertProcessor(dedup, publisher, FakeDeadLetters())
+    alert = make_alert()
+    # A previous process stored the id as pending and died before the SNS call returned.
+    dedup.mark_pending(alert.alert_id)
+
+    outcome = processor.process(alert.model_dump_json().encode(), "doctor", 0, 7)
+
+    assert outcome == SENT
+    assert len(publisher.published) == 1
+    message, _ = publisher.published[0]
+    assert message.attributes["possible_duplicate"]["StringValue"] == "true"
+    assert dedup.status(alert.alert_id) == "sent"
+
+
+def test_first_send_has_no_duplicate_flag(dedup):
+    publisher = FakePublisher()
+    processor = AlertProcessor(dedup, publisher, FakeDeadLetters())
+    processor.process(make_alert().model_dump_json().encode(), "doctor", 0, 8)
+    message, _ = publisher.published[0]
+    assert "possible_duplicate" not in message.attributes

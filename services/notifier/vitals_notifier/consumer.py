@@ -14,7 +14,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from pydantic import ValidationError
 
 from vitals_common.alerts import Alert
+from vitals_common.labels import OVERFLOW_VALUE
 from vitals_common.settings import KafkaSettings
+from vitals_common.vitals import VITAL_NAMES
 
 from vitals_notifier import metrics
 from vitals_notifier.dedup_store import PENDING, DedupStore
@@ -125,7 +127,7 @@ class AlertProcessor:
         self.dedup.mark_pending(alert.alert_id, self.wall())
         message_id = self.publisher.publish(render_message(alert, possible_duplicate), alert.alert_id)
         accepted_at = self.wall()
-        metrics.MESSAGES_SENT.inc()
+        metrics.MESSAGES_SENT.labels(ward=metrics.WARD_LABELS.value(alert.ward), vital=vital_label(alert.vital)).inc()
         metrics.END_TO_END_LATENCY.observe(max((accepted_at - alert.event_time).total_seconds(), 0.0))
         # A crash here, after SNS accepted and before the id is marked sent, re-sends this alert
         # once, flagged as a possible duplicate.
@@ -135,6 +137,11 @@ class AlertProcessor:
             extra={"alert_id": alert.alert_id, "sns_message_id": message_id, "partition": partition, "offset": offset},
         )
         return SENT
+
+
+def vital_label(vital: str) -> str:
+    """Return the vital as a metric label value; names outside the known vitals become "other"."""
+    return vital if vital in VITAL_NAMES else OVERFLOW_VALUE
 
 
 def build_consumer(settings: NotifierSettings) -> Consumer:

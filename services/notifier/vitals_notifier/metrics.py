@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from vitals_common.labels import BoundedLabelValues
+
 ALERTS_CONSUMED = Counter("vitals_notifier_alerts_consumed_total", "Messages read from the alerts topic")
-MESSAGES_SENT = Counter("vitals_notifier_messages_sent_total", "Alerts SNS accepted")
+# Distinct ward label values before further wards are counted as "other".
+MAX_WARD_LABELS = 100
+
+MESSAGES_SENT = Counter(
+    "vitals_notifier_messages_sent_total", "Alerts SNS accepted, by ward and vital sign", ["ward", "vital"]
+)
+WARD_LABELS = BoundedLabelValues(MAX_WARD_LABELS)
 MESSAGES_FAILED = Counter(
     "vitals_notifier_messages_failed_total", "Alerts SNS rejected or that still failed after all retries"
 )
@@ -27,5 +35,5 @@ CONSUMER_LAG = Gauge(
 END_TO_END_LATENCY = Histogram(
     "vitals_pipeline_end_to_end_latency_seconds",
     "Seconds from the reading's event_time to SNS accepting its alert",
-    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0),
+    buckets=(0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0),
 )

@@ -70,11 +70,11 @@ class Publisher:
             metrics.DELIVERY_LATENCY.observe(self.monotonic() - sent_at)
             if error is None:
                 self.delivered += 1
-                metrics.MESSAGES_PRODUCED.inc()
+                metrics.MESSAGES_PRODUCED.labels(topic=topic).inc()
                 self.tracker.confirm(order_key)
                 return
             self.failed += 1
-            metrics.MESSAGES_FAILED.inc()
+            metrics.MESSAGES_FAILED.labels(topic=topic).inc()
             self.tracker.fail(order_key, error.str() if hasattr(error, "str") else str(error))
             log.error(
                 "Kafka delivery failed", extra={"topic": topic, "order_key": order_key, "error": str(error)}

@@ -28,6 +28,7 @@ NON_NUMERIC_VALUE = "non_numeric_value"
 UNKNOWN_VITAL = "unknown_vital"
 NO_VITALS = "no_vitals"
 INVALID_VALUE = "invalid_value"
+REASON_CODES = (MISSING_PATIENT, MISSING_TIME, INVALID_TIME, NON_NUMERIC_VALUE, UNKNOWN_VITAL, NO_VITALS, INVALID_VALUE)
 
 
 class RejectedRow(ValueError):

@@ -92,6 +92,7 @@ class ProducerRun:
             "producer run started",
             extra={"table": self.source.name, "resume_after": self.tracker.high_water_mark, "pacing": self.pacer.mode},
         )
+        self._update_source_lag()
         try:
             self._send_rows()
         finally:
@@ -230,17 +231,24 @@ class ProducerRun:
         self._saved_mark = mark
         self._last_save = now
 
+    def _update_source_lag(self) -> int | None:
+        """Count the rows after the high-water mark, set the source-lag gauge and return the count."""
+        try:
+            remaining = self.source.count_after(self.tracker.high_water_mark)
+        except SQLAlchemyError as exc:
+            log.warning(
+                "cannot count the rows remaining", extra={"table": self.source.name, "error": exc.__class__.__name__}
+            )
+            return None
+        metrics.SOURCE_LAG.set(remaining)
+        return remaining
+
     def _log_progress(self, final: bool = False) -> None:
         now = self.monotonic()
         if not final and now < self._next_progress_log:
             return
         self._next_progress_log = now + self.settings.progress_every_s
-        try:
-            remaining: int | None = self.source.count_after(self.tracker.high_water_mark)
-            metrics.SOURCE_LAG.set(remaining)
-        except SQLAlchemyError as exc:
-            remaining = None
-            log.warning("cannot count the rows remaining", extra={"error": exc.__class__.__name__})
+        remaining = self._update_source_lag()
         elapsed = max(now - self._started, 1e-9)
         log.info(
             "producer finished" if final else "producer progress",

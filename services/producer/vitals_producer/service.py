@@ -9,10 +9,11 @@ from vitals_common.errors import StartupError
 from vitals_common.health import HealthState, serve_health
 from vitals_common.kafka_admin import check_kafka, ensure_topic
 
+from vitals_producer import metrics
 from vitals_producer.pacing import Pacer
 from vitals_producer.progress_store import DeliveryTracker, ProgressStore
 from vitals_producer.publisher import Publisher, build_kafka_producer
-from vitals_producer.row_mapping import build_row_mapper
+from vitals_producer.row_mapping import REASON_CODES, build_row_mapper
 from vitals_producer.runner import ProducerRun, RunStats
 from vitals_producer.settings import ProducerSettings
 from vitals_producer.source import SourceTable, create_source_engine
@@ -45,6 +46,7 @@ def run_producer(settings: ProducerSettings, stop_event: threading.Event) -> Run
     store = ProgressStore(settings.progress_file, settings.source_table, settings.order_column)
     tracker = DeliveryTracker(store.load())
 
+    metrics.init_labels((settings.topic, settings.dead_letter_topic), REASON_CODES)
     health = HealthState()
     health.add_check("kafka", lambda: admin.list_topics(timeout=READINESS_TIMEOUT_S) is not None)
     server = serve_health(settings.metrics_host, settings.metrics_port, health)
