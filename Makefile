@@ -54,7 +54,7 @@ unit-test: $(VENV)/.installed
 
 # The stack is stopped whatever the tests return, and the tests' exit code is kept.
 test: setup
-	$(STACK) up
+	$(STACK) up || { $(STACK) down; exit 1; }
 	$(PY) -m pytest services tests; status=$$?; $(STACK) down; exit $$status
 
 clean: stack-wipe

@@ -60,8 +60,8 @@ spec:
         - name: {{ include "vitals-lib.stage" . }}
           image: {{ include "vitals-lib.image" . | quote }}
           imagePullPolicy: {{ .Values.image.pullPolicy }}
-          {{- with .Values.args }}
-          args:
+          {{- with .Values.command }}
+          command:
             {{- toYaml . | nindent 12 }}
           {{- end }}
           ports:

@@ -78,7 +78,7 @@ runAsNonRoot: true
 runAsUser: {{ .Values.securityContext.runAsUser }}
 runAsGroup: {{ .Values.securityContext.runAsGroup }}
 allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
+readOnlyRootFilesystem: {{ ne (toString .Values.securityContext.readOnlyRootFilesystem) "false" }}
 privileged: false
 capabilities:
   drop:

@@ -1,0 +1,177 @@
+"""`python -m vitals_stack.bench`: measure throughput, alert latency and memory of the whole pipeline.
+
+Runs on a running local stack with synthetic data: seeds N readings, starts the four stages with
+the producer at full speed, and waits until every expected alert has reached SNS. It samples the
+resident memory of every stack and stage process twice a second and prints a Markdown table for
+the benchmark page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import threading
+import time
+from pathlib import Path
+
+from vitals_stack import lifecycle, seed
+from vitals_stack.demo import METRICS_PORTS, expected_alert_count, stage_env
+from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape
+from vitals_stack.settings import StackSettings
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _process_groups() -> dict[int, int]:
+    """Map every process id to its process group id, from /proc."""
+    groups = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                groups[int(entry.name)] = int(fields[2])
+            except (OSError, IndexError, ValueError):
+                continue
+    return groups
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class MemorySampler(threading.Thread):
+    """Sums the RSS of all processes in the given process groups; keeps the maximum per group label."""
+
+    def __init__(self, groups: dict[str, set[int]], interval_s: float = 0.5):
+        super().__init__(daemon=True)
+        self.groups = groups
+        self.interval_s = interval_s
+        self.peak_total = 0
+        self.peak_by_label: dict[str, int] = {}
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            members = _process_groups()
+            total = 0
+            for label, leaders in self.groups.items():
+                rss = sum(_rss_bytes(pid) for pid, group in members.items() if group in leaders)
+                self.peak_by_label[label] = max(self.peak_by_label.get(label, 0), rss)
+                total += rss
+            self.peak_total = max(self.peak_total, total)
+            self.stopped.wait(self.interval_s)
+
+
+def _stack_groups(stack: StackSettings) -> dict[str, set[int]]:
+    groups = {}
+    for row in lifecycle.status(stack):
+        pids = {int(p) for p in row.pid.split(",") if p.isdigit()}
+        if pids:
+            groups[row.component] = pids
+    return groups
+
+
+def _histogram_quantile(samples: dict, name: str, quantile: float) -> float | None:
+    """Estimate a quantile from cumulative buckets, as PromQL's histogram_quantile does."""
+    buckets = sorted(
+        (float(dict(labels)["le"]), value) for (sample, labels), value in samples.items() if sample == f"{name}_bucket"
+    )
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = quantile * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            return lower_bound + (bound - lower_bound) * (rank - lower_count) / max(count - lower_count, 1e-9)
+        lower_bound, lower_count = bound, count
+    return None
+
+
+def run_bench(rows: int, patients: int, timeout_s: float) -> int:
+    stack = StackSettings()
+    seed.main(["thresholds", "--replace"])
+    seed.main(["contacts", "--synthetic-patients", str(patients)])
+    seed.main(["vitals", "--rows", str(rows), "--synthetic-patients", str(patients)])
+    expected, _ = expected_alert_count(rows, patients)
+    run_dir = stack.home / "bench"
+    env_extra = {"PRODUCER_PACING": "fastest", "PRODUCER_PROGRESS_PATH": str(run_dir / f"progress-{time.time_ns()}.json")}
+
+    tap = SqsTap(stack.sns_endpoint, stack.aws_region, stack.sqs_tap_queue)
+    tap.drain()
+    tap.messages.clear()
+    stages = {name: StageProcess(name, {**stage_env(stack, name), **env_extra}, run_dir) for name in METRICS_PORTS}
+    groups = _stack_groups(stack)
+    sampler = MemorySampler(groups)
+    try:
+        for name in ("ingest", "alerter", "notifier"):
+            stages[name].start()
+            groups[name] = {stages[name].process.pid}
+        sampler.start()
+        started = time.monotonic()
+        stages["producer"].start()
+        groups["producer"] = {stages["producer"].process.pid}
+        first_alert = last_alert = None
+        deadline = started + timeout_s
+        sent_s = None
+        while len(tap.messages) < expected and time.monotonic() < deadline:
+            if sent_s is None and stages["producer"].process.poll() is not None:
+                sent_s = time.monotonic() - started
+            if tap.drain():
+                now = time.monotonic() - started
+                first_alert = first_alert if first_alert is not None else now
+                last_alert = now
+            time.sleep(0.5)
+        samples = {name: _safe_scrape(port) for name, port in METRICS_PORTS.items()}
+    finally:
+        sampler.stopped.set()
+        for stage in stages.values():
+            stage.stop()
+
+    notifier = samples["notifier"]
+    latency = "vitals_pipeline_end_to_end_latency_seconds"
+    count = metric_sum(notifier, f"{latency}_count")
+    mean = metric_sum(notifier, f"{latency}_sum") / count if count else float("nan")
+    p50 = _histogram_quantile(notifier, latency, 0.5)
+    p95 = _histogram_quantile(notifier, latency, 0.95)
+    mib = 1024 * 1024
+    print(f"| machine | {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()} |")
+    print("| --- | --- |")
+    print(f"| readings sent | {metric_sum(samples['producer'], 'vitals_producer_messages_produced_total'):.0f} |")
+    print(f"| alerts expected / delivered | {expected} / {len(tap.messages)} |")
+    if sent_s is not None:
+        print(f"| producer finished after | {sent_s:.1f} s |")
+    print(f"| first alert after | {first_alert:.1f} s |" if first_alert is not None else "| first alert | none |")
+    print(f"| last alert after | {last_alert:.1f} s |" if last_alert is not None else "| last alert | none |")
+    if last_alert:
+        print(f"| delivery throughput | {len(tap.messages) / last_alert:.1f} alerts/s over the whole run |")
+    print(f"| end-to-end latency (event time to SNS) | mean {mean:.1f} s, p50 ~{p50 or float('nan'):.1f} s, p95 ~{p95 or float('nan'):.1f} s (from histogram buckets) |")
+    print(f"| peak resident memory, all processes | {sampler.peak_total / mib:.0f} MiB |")
+    for label, peak in sorted(sampler.peak_by_label.items()):
+        print(f"| peak resident memory, {label} | {peak / mib:.0f} MiB |")
+    return 0 if len(tap.messages) == expected else 1
+
+
+def _safe_scrape(port: int) -> dict:
+    try:
+        return scrape(port)
+    except OSError:
+        return {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vitals-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3000, help="synthetic readings (default: %(default)s)")
+    parser.add_argument("--patients", type=int, default=30, help="roster size (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for all alerts (default: %(default)s)")
+    args = parser.parse_args(argv)
+    return run_bench(args.rows, args.patients, args.timeout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
