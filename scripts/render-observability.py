@@ -59,7 +59,7 @@ def panel(title: str, targets: list[tuple[str, str]], unit: str = "short", kind:
 
 
 def quantiles(metric: str, by: str = "") -> list[tuple[str, str]]:
-    """p50, p95 and p99 of a histogram over the rate interval."""
+    """Return (expr, legend) pairs of the p50, p95 and p99 of a histogram over the rate interval."""
     group = f"le, {by}" if by else "le"
     prefix = f"{{{{{by}}}}} " if by else ""
     return [

@@ -154,6 +154,8 @@ class E2ERun:
         spark_ui_port = self.stack.spark_ui_ports().get(stage)
         if spark_ui_port is not None:
             env["SPARK_UI_PORT"] = str(spark_ui_port)
+            # Spark binds its UI to SPARK_LOCAL_IP, and to every interface without it.
+            env["SPARK_LOCAL_IP"] = self.stack.host
         return env
 
     def start(self, stage: str, name: str | None = None, **extra: str) -> StageProcess:

@@ -243,12 +243,13 @@ def test_stack_config_scrapes_stages_and_spark(monkeypatch):
     assert jobs["vitals-alerter-spark"]["static_configs"][0]["targets"] == ["127.0.0.1:14042"]
     assert jobs["vitals-alerter-spark"]["metrics_path"] == "/metrics/prometheus"
     assert jobs["vitals-ingest-spark-executors"]["metrics_path"] == "/metrics/executors/prometheus"
+    assert jobs["vitals-ingest-spark"]["scrape_timeout"] == "5s"
     assert len(jobs) == 8
     assert config["global"]["scrape_interval"] == "2s"
     assert config["rule_files"] == [str(RULES_FILE)]
 
 
-def test_missing_prometheus_says_apt_get(monkeypatch):
+def test_missing_prometheus_error_names_apt_get(monkeypatch):
     monkeypatch.setenv("STACK_PROMETHEUS", "/nonexistent/prometheus")
     with pytest.raises(StackError, match="apt-get install prometheus"):
         prometheus.require_prometheus(StackSettings())

@@ -19,7 +19,7 @@ from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape
 from vitals_stack.reference_data import capstone_threshold_rows
 from vitals_stack.settings import StackSettings
 
-METRICS_PORTS = {"producer": 9401, "ingest": 9402, "alerter": 9403, "notifier": 9404}
+STAGES = ("producer", "ingest", "alerter", "notifier")
 
 
 def expected_alert_count(rows: int, patients: int) -> tuple[int, int]:
@@ -45,8 +45,13 @@ def stage_env(stack: StackSettings, name: str) -> dict[str, str]:
         "SPARK_METASTORE_URI": stack.metastore_uri,
         "SPARK_DEFAULT_FS": stack.hdfs_url,
         "SPARK_DRIVER_MEMORY": "768m",
-        f"{name.upper()}_METRICS_PORT": str(METRICS_PORTS[name]),
+        # The ports the stack's Prometheus scrapes (STACK_*_METRICS_PORT, STACK_*_SPARK_UI_PORT).
+        f"{name.upper()}_METRICS_PORT": str(stack.stage_metrics_ports()[name]),
     }
+    if name in stack.spark_ui_ports():
+        common["SPARK_UI_PORT"] = str(stack.spark_ui_ports()[name])
+        # Spark binds its UI to SPARK_LOCAL_IP, and to every interface without it.
+        common["SPARK_LOCAL_IP"] = stack.host
     specific = {
         "producer": {"PRODUCER_SOURCE_URL": stack.source_db_url, "PRODUCER_RATE_PER_S": "20"},
         "ingest": {},
@@ -73,7 +78,7 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
     tap = SqsTap(stack.sns_endpoint, stack.aws_region, stack.sqs_tap_queue)
     tap.drain()
     tap.messages.clear()
-    stages = {name: StageProcess(name, stage_env(stack, name), log_dir) for name in METRICS_PORTS}
+    stages = {name: StageProcess(name, stage_env(stack, name), log_dir) for name in STAGES}
     try:
         for name in ("ingest", "alerter", "notifier"):
             stages[name].start()
@@ -94,7 +99,7 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
         # Let the last micro-batches finish so the counters below are final.
         time.sleep(3)
         tap.drain()
-        summary = {name: _scrape_or_empty(port) for name, port in METRICS_PORTS.items()}
+        summary = {name: _scrape_or_empty(port) for name, port in stack.stage_metrics_ports().items()}
     finally:
         for stage in stages.values():
             stage.stop()
@@ -116,6 +121,7 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
     print(f"  contacts                Hive table vitals.patients_contact_info (metastore {stack.metastore_uri})")
     print(f"  thresholds              HBase table threshold_ref (Thrift 127.0.0.1:{stack.hbase_thrift_port})")
     print(f"  stage logs              {log_dir}")
+    print(f"  metrics history         {stack.prometheus_url} (the stack's Prometheus; dashboards in k8s/dashboards/)")
     print("sample messages")
     for message in tap.messages[:3]:
         print("  ---\n  " + message["body"].replace("\n", "\n  "))

@@ -17,6 +17,9 @@ from vitals_stack.settings import LOOPBACK, REPO_ROOT, StackSettings
 RULES_FILE = REPO_ROOT / "k8s" / "prometheus" / "vitals-rules.yaml"
 SPARK_DRIVER_PATH = "/metrics/prometheus"
 SPARK_EXECUTORS_PATH = "/metrics/executors/prometheus"
+# Spark's UI answers slower than the stages' own servers while a driver starts on a busy machine,
+# and a scrape that times out makes Jetty log a stack trace per request.
+SPARK_SCRAPE_INTERVAL = "5s"
 
 
 def stage_job(stage: str) -> str:
@@ -39,8 +42,10 @@ def scrape_config(settings: StackSettings) -> dict[str, Any]:
     for stage, port in settings.stage_metrics_ports().items():
         jobs.append(_job(stage_job(stage), port, "/metrics", stage))
     for stage, port in settings.spark_ui_ports().items():
-        jobs.append(_job(spark_job(stage), port, SPARK_DRIVER_PATH, stage))
-        jobs.append(_job(spark_executors_job(stage), port, SPARK_EXECUTORS_PATH, stage))
+        for job in (_job(spark_job(stage), port, SPARK_DRIVER_PATH, stage),
+                    _job(spark_executors_job(stage), port, SPARK_EXECUTORS_PATH, stage)):
+            job["scrape_interval"] = job["scrape_timeout"] = SPARK_SCRAPE_INTERVAL
+            jobs.append(job)
     return {
         "global": {
             "scrape_interval": settings.prometheus_scrape_interval,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -28,7 +29,10 @@ def _env_prefix(model_name: str) -> str:
 
 
 def run_cli(main: Callable[[], int | None], service: str) -> int:
-    """Run a stage's main, turning configuration and start-up errors into a one-line message and exit 2."""
+    """Run a stage's main, turning configuration and start-up errors into a one-line message and exit 2.
+
+    Any other exception is logged with its traceback and gives exit status 1.
+    """
     try:
         return int(main() or 0)
     except ValidationError as exc:
@@ -45,3 +49,7 @@ def run_cli(main: Callable[[], int | None], service: str) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Logged through the stage's formatter, so that a log collector keeps the traceback as one event.
+        logging.getLogger(service).exception("stopped by an unexpected error")
+        return 1

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from vitals_common.errors import StartupError
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], bool]
@@ -144,7 +146,13 @@ def serve_health(
         return None
     _readiness_collector(registry).state = state
     handler = type("Handler", (_Handler,), {"state": state, "registry": registry})
-    server = ThreadingHTTPServer((host, port), handler)
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot serve metrics and health on {host}:{port}: {exc.strerror}; stop the process that uses "
+            "the port or set <STAGE>_METRICS_PORT (0 turns the server off)"
+        ) from exc
     threading.Thread(target=server.serve_forever, name="health-http", daemon=True).start()
     threading.Thread(
         target=state.refresh_forever, args=(READINESS_METRIC_INTERVAL_S,), name="readiness-refresh", daemon=True

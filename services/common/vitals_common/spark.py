@@ -8,6 +8,7 @@ import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,9 +113,21 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     if settings.ui_port:
-        # Spark moves to the next free port when the configured one is taken; this line shows where.
-        log.info(
-            "Spark UI started",
-            extra={"url": spark.sparkContext.uiWebUrl, "metrics_path": PROMETHEUS_SERVLET_PATH},
-        )
+        log_ui_address(spark.sparkContext.uiWebUrl, settings.ui_port)
     return spark
+
+
+def log_ui_address(url: str | None, ui_port: int) -> None:
+    """Log where the Spark UI listens, and warn when Spark moved it off the configured port.
+
+    Spark binds the next free port when SPARK_UI_PORT is taken, so a scraper of the configured port
+    would read another process's metrics.
+    """
+    bound_port = urlsplit(url).port if url else None
+    if bound_port is not None and bound_port != ui_port:
+        log.warning(
+            "Spark UI port taken, Spark bound another port; Prometheus scrapes the configured one",
+            extra={"configured_port": ui_port, "url": url},
+        )
+        return
+    log.info("Spark UI started", extra={"url": url, "metrics_path": PROMETHEUS_SERVLET_PATH})

@@ -176,6 +176,7 @@ class NotifierLoop:
         self._replayed: set[tuple[str, int]] = set()
         self._last_error_log: dict[int, float] = {}
         self._next_lag_update = monotonic()
+        self._last_lag_error_log = float("-inf")
 
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Seek newly assigned partitions to the beginning when replay was requested, once per partition."""
@@ -246,4 +247,7 @@ class NotifierLoop:
                 start = partition.offset if partition.offset >= 0 else low
                 metrics.CONSUMER_LAG.labels(partition=str(partition.partition)).set(max(high - start, 0))
         except KafkaException as exc:
-            log.debug("cannot update consumer lag", extra={"error": str(exc.args[0])})
+            # The gauge keeps its last value; the next update retries after lag_every_s.
+            if now - self._last_lag_error_log >= ERROR_LOG_INTERVAL_S:
+                self._last_lag_error_log = now
+                log.warning("cannot update consumer lag", extra={"topic": self.settings.topic, "error": str(exc.args[0])})

@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from vitals_common.labels import BoundedLabelValues
 
 ALERTS_CONSUMED = Counter("vitals_notifier_alerts_consumed_total", "Messages read from the alerts topic")
-# Distinct ward label values before further wards are counted as "other".
+# Number of distinct ward label values; later wards are counted as "other".
 MAX_WARD_LABELS = 100
 
 MESSAGES_SENT = Counter(
