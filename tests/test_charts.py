@@ -359,6 +359,7 @@ def test_rendered_env_builds_settings(chart, files, monkeypatch):
         assert settings.spark.default_fs == values["spark"]["defaultFs"]
         assert settings.spark.metastore_uri == values["spark"]["metastoreUri"]
         assert settings.spark.extra_conf.get("spark.ui.enabled") == "true"
+        assert settings.spark.extra_conf.get("spark.sql.warehouse.dir", "").startswith("hdfs://")
 
 
 def probe_port(container: dict, probe: dict) -> int:
@@ -431,6 +432,17 @@ def test_sparkapplication_streaming_settings(chart, files):
     assert checkpoint.startswith("hdfs://") or (checkpoint.startswith("/") and default_fs.startswith("hdfs://"))
     sink = "spark.metrics.conf.*.sink.prometheusServlet.class"
     assert spec["sparkConf"][sink] == "org.apache.spark.metrics.sink.PrometheusServlet"
+
+
+@pytest.mark.parametrize("chart", DEPLOYMENT_CHARTS)
+def test_dev_values_run_reloader(chart):
+    docs = render(chart, (str(CHARTS / chart / "dev-values.yaml"),))
+    container = one_of_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    stage = STAGES[chart][0]
+    assert container["command"] == ["python", "/opt/vitals/bin/dev-reload.py", f"vitals_{stage}"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is False
+    for error in (strict_errors(doc) for doc in docs if doc["kind"] not in CRD_KINDS):
+        assert error is None
 
 
 # --------------------------------------------------------------------------- labels and rollouts

@@ -80,8 +80,11 @@ def contact_ages(shared_data: Path) -> dict[str, float]:
 
 
 def run_producer(run: E2ERun, name: str, **env: str):
-    producer = run.start("producer", name=name, **env)
-    return producer
+    # Producers share one metrics port, so an earlier one that is still flushing must stop first.
+    for stage in run.stages.values():
+        if stage.stage == "producer" and stage.running:
+            stage.stop()
+    return run.start("producer", name=name, **env)
 
 
 def collect(run: E2ERun, tap, expected: set[str], start_index: int, producer=None) -> Counter:

@@ -20,6 +20,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -131,7 +132,7 @@ class Container:
         podman("rm", "--force", self.name, check=False)
 
 
-def wait_for(check, what: str, containers: list[Container], timeout_s: float = READY_TIMEOUT_S, poll_s: float = 2.0):
+def wait_for(check, description: str, containers: list[Container], timeout_s: float = READY_TIMEOUT_S, poll_s: float = 2.0):
     """Poll check() until it returns a truthy value; fail early when a container exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -140,10 +141,10 @@ def wait_for(check, what: str, containers: list[Container], timeout_s: float = R
             return result
         for container in containers:
             if not container.running():
-                raise AssertionError(f"{container.name} exited while waiting for {what}:\n{container.logs()}")
+                raise AssertionError(f"{container.name} exited while waiting for {description}:\n{container.logs()}")
         time.sleep(poll_s)
     logs = "\n".join(f"--- {c.name}\n{c.logs(20)}" for c in containers)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{logs}")
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {description}\n{logs}")
 
 
 def chart_env(chart: str, overrides: tuple[str, ...]) -> tuple[dict[str, str], tuple[dict, ...]]:
@@ -234,6 +235,21 @@ def test_spark_image_carries_kafka_connector(images, stage):
 # --------------------------------------------------------------------------- pipeline of images
 
 
+def seed_contacts_on_hdfs(stack, patients_csv: Path, table: str) -> None:
+    """Load the contact table in a fresh Spark process whose warehouse is on HDFS.
+
+    vitals-seed creates the Hive database under spark.sql.warehouse.dir, which defaults to a
+    local folder, so a driver in a container (or a pod) would find the table's files missing.
+    """
+    code = "import sys; from vitals_stack.seed import main; raise SystemExit(main(sys.argv[1:]))"
+    env = {**os.environ, "SPARK_EXTRA_CONF": json.dumps({"spark.sql.warehouse.dir": stack.warehouse_dir})}
+    result = subprocess.run(
+        [sys.executable, "-c", code, "contacts", "--csv", str(patients_csv), "--table", table],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def image_pipeline(images, shared_data, tmp_path_factory):
     from vitals_stack import lifecycle, seed
@@ -251,7 +267,7 @@ def image_pipeline(images, shared_data, tmp_path_factory):
         folder.mkdir(parents=True)
     source_db = producer_data / "source" / "vitals.db"
     assert seed.main(["thresholds", "--csv", str(shared_data / "threshold_ref.csv"), "--table", n["hbase_table"]]) == 0
-    assert seed.main(["contacts", "--csv", str(shared_data / "patients_information.csv"), "--table", n["contact_table"]]) == 0
+    seed_contacts_on_hdfs(stack, shared_data / "patients_information.csv", n["contact_table"])
     assert seed.main(["vitals", "--csv", str(shared_data / "patients_vital_info.csv"), "--url", f"sqlite:///{source_db}"]) == 0
     # The containers run as user 10001, which must write the SQLite files and their journals.
     for path in [producer_data, *producer_data.rglob("*"), notifier_data]:
@@ -328,9 +344,14 @@ def test_stage_container_serves_health_and_metrics(image_pipeline, stage):
     status, body = http_get(f"{base}/healthz")
     assert status == 200
     assert json.loads(body) == {"alive": True}
-    status, metrics = http_get(f"{base}/metrics")
-    assert status == 200
-    assert f"vitals_{stage}_" in metrics
+    # Some stage metrics appear only after the first micro-batch or message, so wait for them.
+
+    def stage_metrics() -> str | None:
+        status, text = http_get(f"{base}/metrics")
+        return text if status == 200 and f"\nvitals_{stage}_" in text else None
+
+    metrics = wait_for(stage_metrics, f"vitals_{stage}_* samples on {base}/metrics", containers)
+    assert "vitals_readiness_check_passed" in metrics
 
 
 @pytest.mark.stack

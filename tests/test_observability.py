@@ -295,6 +295,17 @@ def expected_outcomes(rows: list[tuple], roster: list[synthetic.Patient]) -> dic
 # ---------------------------------------------------------------------------- the live pipeline
 
 
+def seed_contacts_in_subprocess(args: list[str]) -> None:
+    """Load contacts into Hive from a new process.
+
+    In this process another test's Spark session without Hive support may still be active, and
+    the seed's getOrCreate() would then return it and write the table to a local catalog.
+    """
+    command = [sys.executable, "-c", "import sys; from vitals_stack.seed import main; sys.exit(main())", "contacts", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def prom() -> PrometheusApi:
     stack = StackSettings()
@@ -309,7 +320,7 @@ def observed(prom, tmp_path_factory):
     run = E2ERun(stack, tmp_path_factory.mktemp("observability"))
     n = run.names
     assert seed.main(["thresholds", "--table", n["hbase_table"]]) == 0
-    assert seed.main(["contacts", "--synthetic-patients", str(PATIENTS), "--table", n["contact_table"]]) == 0
+    seed_contacts_in_subprocess(["--synthetic-patients", str(PATIENTS), "--table", n["contact_table"]])
     assert seed.main([
         "vitals", "--rows", str(ROWS), "--synthetic-patients", str(PATIENTS), "--url", run.source_url,
     ]) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import subprocess
 import sys
 from collections import defaultdict
 from datetime import datetime
@@ -116,6 +117,16 @@ def seed_contacts(args: argparse.Namespace, stack: StackSettings) -> None:
         contacts += _contacts_from_admissions(Path(args.admissions))
     if not contacts:
         contacts = [p.contact_row() for p in synthetic.roster(args.synthetic_patients)]
+
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is not None:
+        # getOrCreate would hand back this process's session, which may lack Hive support or point
+        # at another metastore, so the load runs in a process of its own.
+        child = subprocess.run([sys.executable, "-m", "vitals_stack.seed", *args.argv])
+        if child.returncode != 0:
+            raise StartupError(f"loading contacts failed in a child process (exit {child.returncode}); see above")
+        return
 
     from vitals_common.spark import SparkSettings, build_session
 
@@ -241,7 +252,10 @@ def seed_all(args: argparse.Namespace, stack: StackSettings) -> None:
 
 
 def _defaults_for(name: str) -> argparse.Namespace:
-    return build_parser().parse_args([name.removeprefix("seed_")])
+    argv = [name.removeprefix("seed_")]
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv)
     configure_logging("seed", "WARNING")
     args.func(args, StackSettings())
     return 0
@@ -292,3 +307,7 @@ def _main(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     return run_cli(lambda: _main(argv if argv is not None else sys.argv[1:]), "vitals-seed")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

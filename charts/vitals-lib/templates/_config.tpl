@@ -33,8 +33,10 @@ Secrets are referenced one by one with secretKeyRef.
 {{- $_ := set $data "SPARK_METASTORE_URI" .metastoreUri -}}
 {{- $_ := set $data "SPARK_DEFAULT_FS" .defaultFs -}}
 {{- $_ := set $data "SPARK_SHUFFLE_PARTITIONS" (toString .shufflePartitions) -}}
-{{- /* The stage's session builder turns the Spark UI off; the PrometheusServlet sink lives on the UI server. */ -}}
-{{- $_ := set $data "SPARK_EXTRA_CONF" (merge (dict "spark.ui.enabled" "true") .extraConf | toJson) -}}
+{{- /* The stage's session builder turns the Spark UI off, but the PrometheusServlet sink lives on the UI server.
+Without a warehouse on HDFS, Spark creates Hive databases under the driver's working directory. */ -}}
+{{- $defaults := dict "spark.ui.enabled" "true" "spark.sql.warehouse.dir" (printf "%s/warehouse" (trimSuffix "/" .defaultFs)) -}}
+{{- $_ := set $data "SPARK_EXTRA_CONF" (merge (dict) .extraConf $defaults | toJson) -}}
 {{- end -}}
 {{- toYaml $data -}}
 {{- end -}}

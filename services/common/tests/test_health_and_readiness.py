@@ -1,4 +1,4 @@
-"""Health server, readiness checks, bounded label values and the Spark UI settings."""
+"""Health server, readiness checks, bounded label values, Spark UI settings and the masked configuration log."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from vitals_common.errors import StartupError
 from vitals_common.health import HealthState, serve_health
 from vitals_common.labels import BoundedLabelValues
+from vitals_common.logs import masked_settings
 from vitals_common.readiness import add_spark_dependency_checks, tcp_check, uri_endpoint
 from vitals_common.spark import SparkSettings, log_ui_address, ui_conf
 
@@ -186,3 +187,28 @@ def test_spark_ui_on_configured_port_logs_info(caplog):
     with caplog.at_level(logging.INFO, logger="vitals_common.spark"):
         log_ui_address("http://127.0.0.1:4042", 4042)
     assert [r.getMessage() for r in caplog.records] == ["Spark UI started"]
+
+
+def test_readyz_fails_before_checks_are_added():
+    port = free_port()
+    server = serve_health("127.0.0.1", port, HealthState(), CollectorRegistry())
+    try:
+        status, body = get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503
+        assert json.loads(body) == {"ready": False, "checks": {}}
+    finally:
+        server.shutdown()
+
+
+def test_masked_settings_hide_secrets_in_extra_conf():
+    settings = SparkSettings(
+        extra_conf={
+            "spark.hadoop.fs.s3a.secret.key": "s3-secret",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.hadoop.javax.jdo.option.ConnectionURL": "postgresql://hive:pw@db:5432/metastore",
+        }
+    )
+    extra = masked_settings(settings)["extra_conf"]
+    assert extra["spark.hadoop.fs.s3a.secret.key"] == "***"
+    assert extra["spark.sql.shuffle.partitions"] == "4"
+    assert extra["spark.hadoop.javax.jdo.option.ConnectionURL"] == "postgresql://***@db:5432/metastore"

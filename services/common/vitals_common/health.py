@@ -25,7 +25,7 @@ READINESS_METRIC_INTERVAL_S = 5.0
 
 
 class HealthState:
-    """Liveness flag plus named readiness checks; `/readyz` is 200 only when every check passes."""
+    """Liveness flag plus named readiness checks; `/readyz` is 200 only when checks exist and all pass."""
 
     def __init__(self) -> None:
         self.alive = True
@@ -121,7 +121,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, json.dumps({"alive": self.state.alive}).encode(), "application/json")
         elif path == "/readyz":
             checks = self.state.readiness()
-            ready = self.state.alive and all(checks.values())
+            # A stage registers its checks once its dependencies are known; before that it is starting.
+            ready = self.state.alive and bool(checks) and all(checks.values())
             body = json.dumps({"ready": ready, "checks": checks}).encode()
             self._send(200 if ready else 503, body, "application/json")
         else:

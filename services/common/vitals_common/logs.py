@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -66,6 +67,17 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "keyvalue") 
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
+_SECRET_KEY = re.compile(r"password|secret|token|credential|key", re.IGNORECASE)
+
+
+def _mask_url_credentials(value: Any) -> Any:
+    """Return a URL with its user and password replaced by ***; other values unchanged."""
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return value
+
+
 def masked_settings(settings: BaseModel) -> dict[str, Any]:
     """Return the settings as a flat dict with secrets and URL passwords masked."""
     flat: dict[str, Any] = {}
@@ -78,11 +90,14 @@ def masked_settings(settings: BaseModel) -> dict[str, Any]:
         key = prefix.rstrip(".")
         if isinstance(value, SecretStr):
             flat[key] = "***" if value.get_secret_value() else ""
-        elif isinstance(value, str) and "://" in value and "@" in value:
-            scheme, rest = value.split("://", 1)
-            flat[key] = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        elif isinstance(value, str):
+            flat[key] = _mask_url_credentials(value)
         elif isinstance(value, Mapping):
-            flat[key] = dict(value)
+            # Free-form maps such as SPARK_EXTRA_CONF may carry credentials under any key.
+            flat[key] = {
+                name: "***" if _SECRET_KEY.search(str(name)) else _mask_url_credentials(item)
+                for name, item in value.items()
+            }
         else:
             flat[key] = value
 
