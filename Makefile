@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 setup: $(VENV)/.installed stack-jars
+	bash scripts/install-system-packages.sh
 
 stack-jars: $(VENV)/.installed
 	$(STACK) fetch

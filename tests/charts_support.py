@@ -1,7 +1,8 @@
 """Helpers of the chart and image tests: run helm, render charts, read rendered workloads.
 
 Independent of the charts' templates: the variable names a stage reads come from its
-pydantic-settings class, and the schemas from ../shared/schemas (or VITALS_SHARED_SCHEMAS).
+pydantic-settings class, and the spark-operator CRD and skaffold schemas are files read from
+VITALS_SHARED_SCHEMAS at run time.
 """
 
 from __future__ import annotations

@@ -236,6 +236,8 @@ def test_promtool_accepts_stack_config(tmp_path):
 def test_stack_config_scrapes_stages_and_spark(monkeypatch):
     monkeypatch.setenv("STACK_NOTIFIER_METRICS_PORT", "19404")
     monkeypatch.setenv("STACK_ALERTER_SPARK_UI_PORT", "14042")
+    monkeypatch.setenv("STACK_PRODUCER_METRICS_PORT", "9401")
+    monkeypatch.setenv("STACK_PROMETHEUS_SCRAPE_INTERVAL", "2s")
     config = prometheus.scrape_config(StackSettings())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["vitals-notifier"]["static_configs"][0]["targets"] == ["127.0.0.1:19404"]
@@ -295,17 +297,6 @@ def expected_outcomes(rows: list[tuple], roster: list[synthetic.Patient]) -> dic
 # ---------------------------------------------------------------------------- the live pipeline
 
 
-def seed_contacts_in_subprocess(args: list[str]) -> None:
-    """Load contacts into Hive from a new process.
-
-    In this process another test's Spark session without Hive support may still be active, and
-    the seed's getOrCreate() would then return it and write the table to a local catalog.
-    """
-    command = [sys.executable, "-c", "import sys; from vitals_stack.seed import main; sys.exit(main())", "contacts", *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def prom() -> PrometheusApi:
     stack = StackSettings()
@@ -320,7 +311,7 @@ def observed(prom, tmp_path_factory):
     run = E2ERun(stack, tmp_path_factory.mktemp("observability"))
     n = run.names
     assert seed.main(["thresholds", "--table", n["hbase_table"]]) == 0
-    seed_contacts_in_subprocess(["--synthetic-patients", str(PATIENTS), "--table", n["contact_table"]])
+    assert seed.main(["contacts", "--synthetic-patients", str(PATIENTS), "--table", n["contact_table"]]) == 0
     assert seed.main([
         "vitals", "--rows", str(ROWS), "--synthetic-patients", str(PATIENTS), "--url", run.source_url,
     ]) == 0

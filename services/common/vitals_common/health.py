@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -84,7 +85,9 @@ class ReadinessCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         results = self.state.last_readiness() if self.state is not None else {}
         alive = self.state.alive if self.state is not None else False
-        ready = GaugeMetricFamily("vitals_ready", "1 when /readyz returned 200 at the latest check, else 0")
+        ready = GaugeMetricFamily(
+            "vitals_ready", "1 when checks exist and all passed at the latest run, as /readyz requires, else 0"
+        )
         ready.add_metric([], 1.0 if alive and results and all(results.values()) else 0.0)
         yield ready
         checks = GaugeMetricFamily(
@@ -96,15 +99,15 @@ class ReadinessCollector(Collector):
 
 
 # One collector per registry, pointed at the state of the latest serve_health call.
-_collectors: dict[int, ReadinessCollector] = {}
+_collectors: weakref.WeakKeyDictionary[CollectorRegistry, ReadinessCollector] = weakref.WeakKeyDictionary()
 
 
 def _readiness_collector(registry: CollectorRegistry) -> ReadinessCollector:
-    collector = _collectors.get(id(registry))
+    collector = _collectors.get(registry)
     if collector is None:
         collector = ReadinessCollector()
         registry.register(collector)
-        _collectors[id(registry)] = collector
+        _collectors[registry] = collector
     return collector
 
 
