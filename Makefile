@@ -7,7 +7,7 @@ STACK := $(PY) -m vitals_stack
 # Keep Spark's driver on loopback even when the hostname resolves elsewhere.
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: help setup stack-jars stack-up stack-down stack-status stack-wipe seed demo test unit-test e2e-test clean
+.PHONY: help images setup stack-jars stack-up stack-down stack-status stack-wipe seed demo test unit-test e2e-test clean
 
 help:
 	@echo "make demo          set up, start a fresh local stack, run the pipeline on embedded defaults"
@@ -26,6 +26,7 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed stack-jars
 	bash scripts/install-system-packages.sh
+	PYTHON=$(PY) bash scripts/install-k8s-tools.sh --images
 
 stack-jars: $(VENV)/.installed
 	$(STACK) fetch
@@ -51,12 +52,15 @@ demo: setup
 	$(PY) -m vitals_stack.demo
 
 unit-test: $(VENV)/.installed
-	$(PY) -m pytest -m "not stack" services tests
+	$(PY) -m pytest -m "not stack and not images" services tests
 
 # The stack is stopped whatever the tests return, and the tests' exit code is kept.
 test: setup
 	$(STACK) up || { $(STACK) down; exit 1; }
 	$(PY) -m pytest services tests; status=$$?; $(STACK) down; exit $$status
+
+images: $(VENV)/.installed stack-jars
+	PYTHON=$(PY) bash scripts/build-images.sh
 
 clean: stack-wipe
 	rm -rf $(VENV) .cache

@@ -20,6 +20,12 @@ CAPSTONE_VITALS = {"heartBeat": "heart_rate", "bp": "bp_systolic"}
 MIMIC_VITALS = {"heart_rate": "heart_rate", "sbp": "bp_systolic"}
 
 
+def _upper(raw: str) -> float:
+    """The documented meaning of an upper limit: 9999 and above are open-ended."""
+    value = float(raw)
+    return float("inf") if value >= 9999 else value
+
+
 def read_rules(threshold_csv: Path) -> list[dict]:
     with open(threshold_csv, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -27,8 +33,8 @@ def read_rules(threshold_csv: Path) -> list[dict]:
         {
             "rule_id": r["ref_id"],
             "vital": CAPSTONE_VITALS[r["attribute"]],
-            "ages": (float(r["low_age_limit"]), float(r["high_age_limit"])),
-            "values": (float(r["low_range_value"]), float(r["high_range_value"])),
+            "ages": (float(r["low_age_limit"]), _upper(r["high_age_limit"])),
+            "values": (float(r["low_range_value"]), _upper(r["high_range_value"])),
             "alert": r["alert_flag"] == "1",
         }
         for r in rows

@@ -9,8 +9,13 @@ resource, probe and configuration rules below.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -181,6 +186,17 @@ def test_values_schemas_are_draft7():
         schema = json.loads((CHARTS / chart / "values.schema.json").read_text())
         jsonschema.Draft7Validator.check_schema(schema)
         assert schema["additionalProperties"] is False, chart
+
+
+@pytest.mark.parametrize("chart", CHART_NAMES)
+def test_values_schema_lists_stage_variables(chart):
+    schema = json.loads((CHARTS / chart / "values.schema.json").read_text())
+    prefix = STAGES[chart][0].upper() + "_"
+    stage_names = {name for name in settings_env_names(settings_class(chart)) if name.startswith(prefix)}
+    chart_managed = {prefix + "METRICS_HOST", prefix + "METRICS_PORT"}
+    listed = set(schema["properties"]["env"]["properties"]) | set(schema["properties"]["secretEnv"]["properties"])
+    assert sorted(stage_names - chart_managed - listed) == [], "variables the schema of env rejects"
+    assert sorted(listed - stage_names - LIBRARY_ENV.get(STAGES[chart][0], set())) == []
 
 
 # --------------------------------------------------------------------------- notifier replicas
@@ -591,6 +607,41 @@ def test_skaffold_modules_deploy_charts():
         assert (REPO / release["chartPath"]).resolve() == (CHARTS / chart).resolve()
         assert release["setValueTemplates"]["image.repository"] == f"{{{{.IMAGE_REPO_{image_key(image)}}}}}"
         assert release["setValueTemplates"]["image.tag"] == f"{{{{.IMAGE_TAG_{image_key(image)}}}}}"
+
+
+def wait_for_lines(path: Path, count: int, deadline_s: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count:
+            return lines
+        time.sleep(0.2)
+    raise AssertionError(f"{path} did not reach {count} lines within {deadline_s:.0f} s")
+
+
+def test_dev_reload_restarts_on_change(tmp_path):
+    package = tmp_path / "reload_probe"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    starts = tmp_path / "starts.txt"
+    (package / "__main__.py").write_text(
+        "import os, time\n"
+        "with open(os.environ['PROBE_STARTS'], 'a') as f:\n"
+        "    f.write('start\\n')\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "PROBE_STARTS": str(starts)}
+    reloader = subprocess.Popen([sys.executable, str(REPO / "scripts" / "dev-reload.py"), "reload_probe"], env=env)
+    try:
+        assert wait_for_lines(starts, 1) == ["start"]
+        (package / "added.py").write_text("VALUE = 1\n")
+        assert wait_for_lines(starts, 2) == ["start", "start"]
+        reloader.send_signal(signal.SIGTERM)
+        assert reloader.wait(timeout=30) == 0
+    finally:
+        if reloader.poll() is None:
+            reloader.kill()
+            reloader.wait()
 
 
 def image_key(image: str) -> str:

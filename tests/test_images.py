@@ -74,7 +74,11 @@ def image_name(stage: str) -> str:
 def images() -> dict[str, str]:
     """Build the four images (cached layers make this quick after the first run)."""
     started = time.monotonic()
-    result = subprocess.run([str(BUILD_SCRIPT), "all"], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    # The wheelhouse is built with the pip of this interpreter (the project virtualenv under make).
+    env = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(
+        [str(BUILD_SCRIPT), "all"], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=env
+    )
     assert result.returncode == 0, result.stderr[-5000:]
     print(f"image build took {time.monotonic() - started:.0f} s")
     return {stage: image_name(stage) for stage, _ in STAGES.values()}

@@ -266,8 +266,9 @@ def threshold_rules() -> list[dict]:
         {
             "rule_id": str(ref_id),
             "vital": CAPSTONE_VITALS[attribute],
-            "ages": (float(low_age), float(high_age)),
-            "values": (float(low), float(high)),
+            # 9999 and above mean open-ended, as the threshold table documents.
+            "ages": (float(low_age), float("inf") if high_age >= 9999 else float(high_age)),
+            "values": (float(low), float("inf") if high >= 9999 else float(high)),
             "alert": flag == 1,
         }
         for ref_id, attribute, low_age, high_age, low, high, flag, _ in CAPSTONE_THRESHOLDS

@@ -11,69 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import threading
 import time
 from pathlib import Path
 
-from vitals_stack import lifecycle, seed
-from vitals_stack.demo import METRICS_PORTS, expected_alert_count, stage_env
-from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape
+from vitals_stack import seed
+from vitals_stack.demo import expected_alert_count
+from vitals_stack.memory import MemorySampler, stack_process_groups
+from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape, stage_env
 from vitals_stack.settings import StackSettings
-
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _process_groups() -> dict[int, int]:
-    """Map every process id to its process group id, from /proc."""
-    groups = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                groups[int(entry.name)] = int(fields[2])
-            except (OSError, IndexError, ValueError):
-                continue
-    return groups
-
-
-def _rss_bytes(pid: int) -> int:
-    try:
-        return int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-class MemorySampler(threading.Thread):
-    """Sums the RSS of all processes in the given process groups; keeps the maximum per group label."""
-
-    def __init__(self, groups: dict[str, set[int]], interval_s: float = 0.5):
-        super().__init__(daemon=True)
-        self.groups = groups
-        self.interval_s = interval_s
-        self.peak_total = 0
-        self.peak_by_label: dict[str, int] = {}
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            members = _process_groups()
-            total = 0
-            for label, leaders in self.groups.items():
-                rss = sum(_rss_bytes(pid) for pid, group in members.items() if group in leaders)
-                self.peak_by_label[label] = max(self.peak_by_label.get(label, 0), rss)
-                total += rss
-            self.peak_total = max(self.peak_total, total)
-            self.stopped.wait(self.interval_s)
-
-
-def _stack_groups(stack: StackSettings) -> dict[str, set[int]]:
-    groups = {}
-    for row in lifecycle.status(stack):
-        pids = {int(p) for p in row.pid.split(",") if p.isdigit()}
-        if pids:
-            groups[row.component] = pids
-    return groups
-
 
 def _histogram_quantile(samples: dict, name: str, quantile: float) -> float | None:
     """Estimate a quantile from cumulative buckets, as PromQL's histogram_quantile does."""
@@ -95,7 +40,7 @@ def _histogram_quantile(samples: dict, name: str, quantile: float) -> float | No
 
 def run_bench(rows: int, patients: int, timeout_s: float) -> int:
     stack = StackSettings()
-    seed.main(["thresholds", "--replace"])
+    seed.main(["thresholds"])
     seed.main(["contacts", "--synthetic-patients", str(patients)])
     seed.main(["vitals", "--rows", str(rows), "--synthetic-patients", str(patients)])
     expected, _ = expected_alert_count(rows, patients)
@@ -105,8 +50,8 @@ def run_bench(rows: int, patients: int, timeout_s: float) -> int:
     tap = SqsTap(stack.sns_endpoint, stack.aws_region, stack.sqs_tap_queue)
     tap.drain()
     tap.messages.clear()
-    stages = {name: StageProcess(name, {**stage_env(stack, name), **env_extra}, run_dir) for name in METRICS_PORTS}
-    groups = _stack_groups(stack)
+    stages = {name: StageProcess(name, {**stage_env(stack, name), **env_extra}, run_dir) for name in stack.stage_metrics_ports()}
+    groups = stack_process_groups(stack)
     sampler = MemorySampler(groups)
     try:
         for name in ("ingest", "alerter", "notifier"):
@@ -127,7 +72,7 @@ def run_bench(rows: int, patients: int, timeout_s: float) -> int:
                 first_alert = first_alert if first_alert is not None else now
                 last_alert = now
             time.sleep(0.5)
-        samples = {name: _safe_scrape(port) for name, port in METRICS_PORTS.items()}
+        samples = {name: _safe_scrape(port) for name, port in stack.stage_metrics_ports().items()}
     finally:
         sampler.stopped.set()
         for stage in stages.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import time
 
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", help="show pid, port and readiness of each component",
                         description="Print a table of each component's pid, main port and readiness.")
+    env = commands.add_parser("env", help="print the variables that point a stage at this stack",
+                              description="Print `export` lines that point the stages at this stack's "
+                              "addresses and ports, e.g. `eval \"$(python -m vitals_stack env producer)\"` "
+                              "before running vitals-producer by hand. The stages' own defaults are "
+                              "the stack's default ports, so this matters once STACK_* ports change.")
+    env.add_argument("stage", nargs="?", choices=["producer", "ingest", "alerter", "notifier"],
+                     help="one stage (default: the variables of all four)")
     return parser
 
 
@@ -75,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             print("stack down")
         elif args.command == "status":
             return 0 if print_status(settings) else 3
+        elif args.command == "env":
+            from vitals_stack.pipeline import STAGE_COMMANDS, stage_env
+
+            for stage in [args.stage] if args.stage else list(STAGE_COMMANDS):
+                for key, value in stage_env(settings, stage).items():
+                    print(f"export {key}={shlex.quote(value)}")
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,8 @@ import time
 from vitals_common.thresholds import ThresholdTable
 from vitals_common.vitals import canonical_vital
 from vitals_stack import seed, synthetic
-from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape
+from vitals_stack.memory import MemorySampler, stack_process_groups
+from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape, stage_env, topic_message_count
 from vitals_stack.reference_data import capstone_threshold_rows
 from vitals_stack.settings import StackSettings
 
@@ -39,30 +40,7 @@ def expected_alert_count(rows: int, patients: int) -> tuple[int, int]:
     return alerts, unrouted
 
 
-def stage_env(stack: StackSettings, name: str) -> dict[str, str]:
-    common = {
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-        "SPARK_METASTORE_URI": stack.metastore_uri,
-        "SPARK_DEFAULT_FS": stack.hdfs_url,
-        "SPARK_DRIVER_MEMORY": "768m",
-        # The ports the stack's Prometheus scrapes (STACK_*_METRICS_PORT, STACK_*_SPARK_UI_PORT).
-        f"{name.upper()}_METRICS_PORT": str(stack.stage_metrics_ports()[name]),
-    }
-    if name in stack.spark_ui_ports():
-        common["SPARK_UI_PORT"] = str(stack.spark_ui_ports()[name])
-        # Spark binds its UI to SPARK_LOCAL_IP, and to every interface without it.
-        common["SPARK_LOCAL_IP"] = stack.host
-    specific = {
-        "producer": {"PRODUCER_SOURCE_URL": stack.source_db_url, "PRODUCER_RATE_PER_S": "20"},
-        "ingest": {},
-        "alerter": {"ALERTER_HBASE_PORT": str(stack.hbase_thrift_port)},
-        "notifier": {
-            "NOTIFIER_SNS_ENDPOINT_URL": stack.sns_endpoint,
-            "NOTIFIER_SNS_TOPIC_NAME": stack.sns_topic,
-            "NOTIFIER_AWS_REGION": stack.aws_region,
-        },
-    }
-    return {**common, **specific[name]}
+RATE_PER_S = 20
 
 
 def run_demo(rows: int, patients: int, timeout_s: float) -> int:
@@ -70,7 +48,7 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
     log_dir = stack.home / "pipeline"
     started = time.monotonic()
     print("seeding thresholds (HBase), contacts (Hive) and vitals (SQLite) ...", flush=True)
-    seed.main(["thresholds", "--replace"])
+    seed.main(["thresholds"])
     seed.main(["contacts", "--synthetic-patients", str(patients)])
     seed.main(["vitals", "--rows", str(rows), "--synthetic-patients", str(patients)])
     expected, expected_unrouted = expected_alert_count(rows, patients)
@@ -78,13 +56,20 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
     tap = SqsTap(stack.sns_endpoint, stack.aws_region, stack.sqs_tap_queue)
     tap.drain()
     tap.messages.clear()
+    producer_env = {"PRODUCER_RATE_PER_S": str(RATE_PER_S)}
     stages = {name: StageProcess(name, stage_env(stack, name), log_dir) for name in STAGES}
+    stages["producer"].env.update(producer_env)
+    groups = stack_process_groups(stack)
+    sampler = MemorySampler(groups)
+    sampler.start()
     try:
         for name in ("ingest", "alerter", "notifier"):
             stages[name].start()
-        print("started ingest, alerter and notifier; sending vitals at 20 rows/s ...", flush=True)
+            groups[name] = {stages[name].process.pid}
+        print(f"started ingest, alerter and notifier; sending vitals at {RATE_PER_S} rows/s ...", flush=True)
         send_started = time.monotonic()
         stages["producer"].start()
+        groups["producer"] = {stages["producer"].process.pid}
         first_alert_s = None
         deadline = time.monotonic() + timeout_s
         while len(tap.messages) < expected and time.monotonic() < deadline:
@@ -100,14 +85,16 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
         time.sleep(3)
         tap.drain()
         summary = {name: _scrape_or_empty(port) for name, port in stack.stage_metrics_ports().items()}
+        readings_sent = topic_message_count(stack.kafka_bootstrap, "vitals")
     finally:
+        sampler.stopped.set()
         for stage in stages.values():
             stage.stop()
 
     delivered = len(tap.messages)
     print()
     print("demo summary")
-    print(f"  readings sent           {metric_sum(summary['producer'], 'vitals_producer_messages_produced_total'):.0f} of {rows}")
+    print(f"  readings sent           {readings_sent} of {rows} (records in the vitals topic)")
     print(f"  readings archived       {metric_sum(summary['ingest'], 'vitals_ingest_rows_archived_total'):.0f}")
     print(f"  dead-lettered           {metric_sum(summary['ingest'], 'vitals_ingest_dead_letters_total'):.0f}")
     print(f"  alerts raised           {metric_sum(summary['alerter'], 'vitals_alerter_alerts_total'):.0f} (expected {expected})")
@@ -115,6 +102,7 @@ def run_demo(rows: int, patients: int, timeout_s: float) -> int:
     print(f"  messages delivered      {delivered} read back from SNS via SQS queue {stack.sqs_tap_queue}")
     print(f"  time to first alert     {first_alert_s:.1f} s" if first_alert_s is not None else "  time to first alert     none")
     print(f"  total time              {time.monotonic() - started:.0f} s")
+    print(f"  peak memory             {sampler.peak_total / 2**20:.0f} MiB resident, stack and stages together")
     print("where the data lives")
     print(f"  source database         {stack.source_db_url}")
     print(f"  parquet archive         {stack.hdfs_url}/vitals/readings (Hive table vitals.readings)")

@@ -19,6 +19,8 @@ from pathlib import Path
 import boto3
 from prometheus_client.parser import text_string_to_metric_families
 
+from vitals_stack.settings import StackSettings
+
 STAGE_COMMANDS = {
     "producer": "vitals_producer",
     "ingest": "vitals_ingest",
@@ -144,3 +146,48 @@ class SqsTap:
             if len(self.messages) < count:
                 time.sleep(poll_s)
         return self.messages
+
+
+def stage_env(stack: StackSettings, name: str) -> dict[str, str]:
+    """Return the environment that points one stage at the local stack's addresses and ports."""
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "SPARK_METASTORE_URI": stack.metastore_uri,
+        "SPARK_DEFAULT_FS": stack.hdfs_url,
+        "SPARK_DRIVER_MEMORY": "768m",
+        # The ports the stack's Prometheus scrapes (STACK_*_METRICS_PORT, STACK_*_SPARK_UI_PORT).
+        f"{name.upper()}_METRICS_PORT": str(stack.stage_metrics_ports()[name]),
+    }
+    if name in stack.spark_ui_ports():
+        common["SPARK_UI_PORT"] = str(stack.spark_ui_ports()[name])
+        # Spark binds its UI to SPARK_LOCAL_IP, and to every interface without it.
+        common["SPARK_LOCAL_IP"] = stack.host
+    specific = {
+        "producer": {"PRODUCER_SOURCE_URL": stack.source_db_url},
+        "ingest": {},
+        "alerter": {"ALERTER_HBASE_PORT": str(stack.hbase_thrift_port)},
+        "notifier": {
+            "NOTIFIER_SNS_ENDPOINT_URL": stack.sns_endpoint,
+            "NOTIFIER_SNS_TOPIC_NAME": stack.sns_topic,
+            "NOTIFIER_AWS_REGION": stack.aws_region,
+        },
+    }
+    return {**common, **specific[name]}
+
+
+def topic_message_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> int:
+    """Return how many records the topic holds: the sum of its partitions' end minus start offsets."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "vitals-stack-count", "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return 0
+        total = 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            total += high - low
+        return total
+    finally:
+        consumer.close()

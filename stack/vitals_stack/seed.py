@@ -21,7 +21,7 @@ from sqlalchemy import Column, Float, Integer, MetaData, String, Table, create_e
 
 from vitals_common.errors import StartupError, run_cli
 from vitals_common.logs import configure_logging
-from vitals_common.thresholds import ThresholdTable
+from vitals_common.thresholds import InvalidThresholdTable, ThresholdTable
 from vitals_stack import synthetic
 from vitals_stack.reference_data import capstone_threshold_rows
 from vitals_stack.settings import StackSettings
@@ -55,17 +55,26 @@ def _require_columns(path: Path, rows: list[dict[str, str]], columns: tuple[str,
 
 
 def seed_thresholds(args: argparse.Namespace, stack: StackSettings) -> None:
-    from vitals_alerter.threshold_store import connect, write_thresholds
+    from vitals_alerter.threshold_store import connect, read_records, write_thresholds
 
     if args.csv:
         rows = _read_csv(Path(args.csv))
         records = [(row.get("ref_id") or str(i), row) for i, row in enumerate(rows, start=1)]
     else:
         records = capstone_threshold_rows()
-    table = ThresholdTable.from_records(records)  # rejects an invalid table before anything is written
     connection = connect(args.hbase_host or stack.host, args.hbase_port or stack.hbase_thrift_port)
     try:
-        if args.replace and args.table.encode() in connection.tables():
+        exists = args.table.encode() in connection.tables()
+        if args.merge and exists:
+            # The new rows replace stored rows with the same ref_id; the result must still be valid.
+            new_ids = {str(rule_id) for rule_id, _ in records}
+            kept = [(key, fields) for key, fields in read_records(connection, args.table) if key not in new_ids]
+            records = kept + records
+        try:
+            table = ThresholdTable.from_records(records)
+        except InvalidThresholdTable as exc:
+            raise StartupError(f"{exc}; nothing was written to HBase table {args.table}") from exc
+        if exists:
             connection.delete_table(args.table, disable=True)
         written = write_thresholds(connection, args.table, records)
     finally:
@@ -74,6 +83,15 @@ def seed_thresholds(args: argparse.Namespace, stack: StackSettings) -> None:
 
 
 # Contacts -> Hive ---------------------------------------------------------------------------
+
+
+def _age(path: Path, line: int, raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    try:
+        return int(float(raw))
+    except ValueError:
+        raise StartupError(f"{path} line {line}: age={raw!r} is not a number; write whole years or leave it empty") from None
 
 
 def _contacts_from_capstone(path: Path) -> list[tuple]:
@@ -86,10 +104,10 @@ def _contacts_from_capstone(path: Path) -> list[tuple]:
             r["patientaddress"],
             r["phone_number"],
             r["admitted_ward"].strip(),
-            int(r["age"]) if r["age"].strip() else None,
+            _age(path, line, r["age"]),
             r.get("other_details") or None,
         )
-        for r in rows
+        for line, r in enumerate(rows, start=2)
     ]
 
 
@@ -270,7 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     thresholds.add_argument("--table", default=HBASE_TABLE, help="HBase table name (default: %(default)s)")
     thresholds.add_argument("--hbase-host", help="HBase Thrift host (default: the local stack's)")
     thresholds.add_argument("--hbase-port", type=int, help="HBase Thrift port (default: the local stack's)")
-    thresholds.add_argument("--replace", action="store_true", help="drop the table first")
+    thresholds.add_argument(
+        "--merge", action="store_true",
+        help="keep stored rows whose ref_id the input lacks (default: the input replaces the whole table)",
+    )
     thresholds.set_defaults(func=seed_thresholds)
 
     contacts = sub.add_parser("contacts", help="load the patient contact table into Hive")

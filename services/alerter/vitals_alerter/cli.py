@@ -6,10 +6,12 @@ import logging
 import sys
 
 from vitals_alerter.settings import AlerterSettings
+from vitals_alerter.threshold_store import connect
 from vitals_common.cli import parser_for
 from vitals_common.errors import run_cli
 from vitals_common.health import HealthState, serve_health
 from vitals_common.logs import configure_logging, log_settings
+from vitals_common.readiness import require_spark_dependencies
 
 log = logging.getLogger("vitals_alerter")
 
@@ -27,6 +29,12 @@ def _main(argv: list[str] | None) -> int:
     health = HealthState()
     serve_health(settings.metrics_host, settings.metrics_port, health)
 
+    # Unreachable dependencies fail here in seconds, before a JVM starts.
+    require_spark_dependencies(
+        settings.kafka, settings.spark.default_fs, settings.spark.metastore_uri, settings.startup_timeout_s
+    )
+    connect(settings.hbase_host, settings.hbase_port).close()
+
     # Imported here so that --help and configuration errors return without starting a JVM.
     from vitals_alerter.job import run
     from vitals_common.spark import build_session
@@ -36,7 +44,9 @@ def _main(argv: list[str] | None) -> int:
         run(spark, settings, health)
     finally:
         health.alive = False
+        log.info("stopping Spark")
         spark.stop()
+        log.info("stopped")
     return 0
 
 

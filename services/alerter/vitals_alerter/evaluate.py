@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vitals_common.alerts import ALERT_ID_LENGTH
-from vitals_common.thresholds import ThresholdTable
+from vitals_common.thresholds import OPEN_ENDED, ThresholdTable
 from vitals_common.vitals import VITAL_NAMES, VITAL_SIGNS
 
 UNROUTED_OUTCOMES = ("no_contact", "no_age_band", "no_range_band")
@@ -56,7 +56,15 @@ def thresholds_frame(spark: SparkSession, table: ThresholdTable) -> DataFrame:
         )
         for r in table.rules
     ]
-    return spark.createDataFrame(rows, THRESHOLD_DDL)
+    frame = spark.createDataFrame(rows, THRESHOLD_DDL)
+    # Matching treats 9999 and above as no upper limit; the alert still shows the table's value.
+    return frame.withColumn("match_high_age", _match_limit("high_age_limit")).withColumn(
+        "match_high_value", _match_limit("high_range_value")
+    )
+
+
+def _match_limit(column: str) -> Column:
+    return F.when(F.col(column) >= OPEN_ENDED, F.lit(float("inf"))).otherwise(F.col(column))
 
 
 def normalise_contacts(contacts: DataFrame) -> DataFrame:
@@ -92,7 +100,7 @@ def explode_vitals(readings: DataFrame) -> DataFrame:
 
 def _age_bands(thresholds: DataFrame) -> DataFrame:
     return thresholds.groupBy(F.col("attribute").alias("band_attribute")).agg(
-        F.collect_list(F.struct("low_age_limit", "high_age_limit")).alias("age_bands")
+        F.collect_list(F.struct("low_age_limit", "match_high_age")).alias("age_bands")
     )
 
 
@@ -106,14 +114,14 @@ def evaluate(readings: DataFrame, contacts: DataFrame, thresholds: DataFrame) ->
     matched = with_contact.alias("r").join(
         rules,
         (F.col("r.vital") == F.col("t.attribute"))
-        & F.col("r.age").between(F.col("t.low_age_limit"), F.col("t.high_age_limit"))
-        & F.col("r.value").between(F.col("t.low_range_value"), F.col("t.high_range_value")),
+        & F.col("r.age").between(F.col("t.low_age_limit"), F.col("t.match_high_age"))
+        & F.col("r.value").between(F.col("t.low_range_value"), F.col("t.match_high_value")),
         "left",
     )
     bands = F.broadcast(_age_bands(thresholds))
     matched = matched.join(bands, F.col("vital") == F.col("band_attribute"), "left")
     age_covered = F.exists(
-        "age_bands", lambda b: F.col("age").between(b["low_age_limit"], b["high_age_limit"])
+        "age_bands", lambda b: F.col("age").between(b["low_age_limit"], b["match_high_age"])
     )
     outcome = (
         F.when(~F.col("has_contact"), F.lit("no_contact"))
@@ -126,7 +134,7 @@ def evaluate(readings: DataFrame, contacts: DataFrame, thresholds: DataFrame) ->
     return (
         matched.withColumn("outcome", outcome)
         .withColumn("to_be_alerted", F.col("outcome") == "alert")
-        .drop("band_attribute", "age_bands", "attribute", "has_contact")
+        .drop("band_attribute", "age_bands", "attribute", "has_contact", "match_high_age", "match_high_value")
     )
 
 

@@ -128,5 +128,6 @@ def run(spark: SparkSession, settings: AlerterSettings, health) -> None:
     try:
         query.awaitTermination(settings.run_for_s or None)
     finally:
+        log.info("stopping streaming query", extra={"query": QUERY_NAME})
         if query.isActive:
             query.stop()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from vitals_common.settings import KafkaSettings, ServiceSettings
+from vitals_common.settings import KafkaSettings, ServiceSettings, check_trigger_interval
 from vitals_common.spark import SparkSettings
 
 
@@ -33,3 +33,8 @@ class AlerterSettings(ServiceSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @field_validator("trigger_interval")
+    @classmethod
+    def _valid_interval(cls, value: str) -> str:
+        return check_trigger_interval(value)

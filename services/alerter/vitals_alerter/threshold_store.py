@@ -52,9 +52,13 @@ def load_thresholds(connection: happybase.Connection, table_name: str) -> Thresh
             f"HBase table {table_name!r} not found; load it with `vitals-seed thresholds` "
             "or set ALERTER_HBASE_TABLE"
         )
+    return ThresholdTable.from_records(read_records(connection, table_name))
+
+
+def read_records(connection: happybase.Connection, table_name: str) -> list[tuple[str, dict[str, str]]]:
+    """Return every row as (row key, {qualifier: value}), the raw form `from_records` validates."""
     table = connection.table(table_name)
-    records = [(key.decode(), _decode_row(cells)) for key, cells in table.scan()]
-    return ThresholdTable.from_records(records)
+    return [(key.decode(), _decode_row(cells)) for key, cells in table.scan()]
 
 
 def write_thresholds(

@@ -59,3 +59,28 @@ def add_spark_dependency_checks(
             health.add_check(name, tcp_check(*endpoint))
             added.append(name)
     return added
+
+
+def require_spark_dependencies(kafka, default_fs: str, metastore_uri: str, timeout_s: float) -> AdminClient:
+    """Check Kafka, the HDFS NameNode and the metastore before a JVM starts; raise StartupError naming the one down.
+
+    Returns the Kafka AdminClient for topic creation.
+    """
+    from vitals_common.errors import StartupError
+    from vitals_common.kafka_admin import check_kafka
+
+    admin = check_kafka(kafka, timeout_s)
+    for name, uri, setting in (
+        ("HDFS NameNode", default_fs, "SPARK_DEFAULT_FS"),
+        ("Hive metastore", metastore_uri, "SPARK_METASTORE_URI"),
+    ):
+        endpoint = uri_endpoint(uri)
+        if endpoint is None:
+            continue
+        try:
+            tcp_check(*endpoint, timeout_s=min(timeout_s, 5.0))()
+        except OSError as exc:
+            raise StartupError(
+                f"{name} at {uri} is unreachable ({exc.strerror or exc}); start it (make stack-up) or set {setting}"
+            ) from exc
+    return admin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -71,3 +72,18 @@ class ServiceSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["keyvalue", "json"] = "keyvalue"
     startup_timeout_s: float = Field(30.0, gt=0, description="how long to wait for dependencies at start")
+
+
+# Spark's processing-time trigger takes an interval string such as "10 seconds" or "500 milliseconds".
+_TRIGGER_INTERVAL = re.compile(
+    r"^\s*\d+(\.\d+)?\s*(millisecond|second|minute|hour|day)s?\s*$", re.IGNORECASE
+)
+
+
+def check_trigger_interval(value: str) -> str:
+    """Validate a Spark trigger interval before a JVM starts, so a typo fails in a second, not minutes."""
+    if not _TRIGGER_INTERVAL.match(value):
+        raise ValueError(
+            f"{value!r} is not a Spark interval; write a number and a unit, e.g. '10 seconds' or '500 milliseconds'"
+        )
+    return value.strip()

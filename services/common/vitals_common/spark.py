@@ -36,6 +36,9 @@ class SparkSettings(BaseSettings):
     master: str = Field("local[2]", description="Spark master URL; ignored when spark-submit sets one")
     metastore_uri: str = Field("thrift://127.0.0.1:9083", description="Hive metastore Thrift URI")
     default_fs: str = Field("hdfs://127.0.0.1:8020", description="fs.defaultFS for relative paths")
+    warehouse_dir: str = Field(
+        "/warehouse", description="spark.sql.warehouse.dir for new databases; relative to SPARK_DEFAULT_FS"
+    )
     driver_host: str = Field("127.0.0.1", description="address the driver binds and advertises in local mode")
     driver_memory: str = Field("1g", description="driver heap in local mode")
     shuffle_partitions: int = Field(2, ge=1, description="spark.sql.shuffle.partitions")
@@ -55,6 +58,11 @@ class SparkSettings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    def warehouse_uri(self) -> str:
+        if "://" in self.warehouse_dir:
+            return self.warehouse_dir
+        return self.default_fs.rstrip("/") + "/" + self.warehouse_dir.lstrip("/")
 
     def jar_list(self) -> list[str]:
         if self.jars.strip():
@@ -90,6 +98,9 @@ def build_session(app_name: str, settings: SparkSettings) -> "SparkSession":
         .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
         .config("spark.hadoop.hive.metastore.uris", settings.metastore_uri)
         .config("spark.hadoop.fs.defaultFS", settings.default_fs)
+        # Without it a database created here lands in ./spark-warehouse on the local disk, which
+        # another host's alerter cannot read.
+        .config("spark.sql.warehouse.dir", settings.warehouse_uri())
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .enableHiveSupport()

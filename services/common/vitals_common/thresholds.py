@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,8 +58,8 @@ class ThresholdRule:
 
     def matches(self, age: float, value: float) -> bool:
         return (
-            self.low_age_limit <= age <= self.high_age_limit
-            and self.low_range_value <= value <= self.high_range_value
+            self.low_age_limit <= age <= match_limit(self.high_age_limit)
+            and self.low_range_value <= value <= match_limit(self.high_range_value)
         )
 
     def describe_range(self) -> str:
@@ -68,10 +69,18 @@ class ThresholdRule:
 
 def _number(rule_id: str, field: str, raw: object, problems: list[str]) -> float:
     try:
-        return float(str(raw).strip())
+        value = float(str(raw).strip())
     except (TypeError, ValueError):
         problems.append(f"row {rule_id}: {field}={raw!r} is not a number")
         return float("nan")
+    if not math.isfinite(value):
+        problems.append(f"row {rule_id}: {field}={raw!r} must be finite; write {OPEN_ENDED:g} for open-ended")
+    return value
+
+
+def match_limit(high: float) -> float:
+    """Return the upper limit used for matching: 9999 and above mean no upper limit."""
+    return math.inf if high >= OPEN_ENDED else high
 
 
 def parse_rule(rule_id: str, fields: Mapping[str, object], problems: list[str]) -> ThresholdRule | None:
@@ -135,7 +144,8 @@ class ThresholdTable:
 
     def covers_age(self, attribute: str, age: float) -> bool:
         return any(
-            r.attribute == attribute and r.low_age_limit <= age <= r.high_age_limit for r in self.rules
+            r.attribute == attribute and r.low_age_limit <= age <= match_limit(r.high_age_limit)
+            for r in self.rules
         )
 
     @classmethod
@@ -143,7 +153,12 @@ class ThresholdTable:
         """Build a table from (row id, fields) pairs, reporting every bad row at once."""
         problems: list[str] = []
         rules = []
+        seen: set[str] = set()
         for rule_id, fields in records:
+            if str(rule_id) in seen:
+                problems.append(f"row id {rule_id} appears more than once; each rule needs its own ref_id")
+                continue
+            seen.add(str(rule_id))
             rule = parse_rule(rule_id, fields, problems)
             if rule is not None:
                 rules.append(rule)

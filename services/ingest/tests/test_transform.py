@@ -75,6 +75,10 @@ def test_archive_columns_follow_the_archive_schema(spark):
         (json.dumps({**GOOD, "schema_version": 2}), "unsupported_schema_version"),
         (json.dumps({**GOOD, "heart_rate": None, "bp_systolic": None}), "no_vital_sign"),
         (json.dumps({**GOOD, "heart_rate": -5}), "invalid_vital_value"),
+        ('{"event_id": "e", "patient_id": "7", "event_time": "2026-03-01T10:00:00Z", "heart_rate": Infinity}', "invalid_vital_value"),
+        ('{"event_id": "e", "patient_id": "7", "event_time": "2026-03-01T10:00:00Z", "heart_rate": 1e400}', "invalid_vital_value"),
+        (json.dumps({**GOOD, "patient_id": ""}), "missing_required_field"),
+        (json.dumps({**GOOD, "event_id": "  "}), "missing_required_field"),
     ],
 )
 def test_bad_record_gets_reason(spark, value, expected):

@@ -9,6 +9,7 @@ from vitals_common.cli import parser_for
 from vitals_common.errors import run_cli
 from vitals_common.health import HealthState, serve_health
 from vitals_common.logs import configure_logging, log_settings
+from vitals_common.readiness import require_spark_dependencies
 from vitals_ingest.settings import IngestSettings
 
 log = logging.getLogger("vitals_ingest")
@@ -26,6 +27,11 @@ def _main(argv: list[str] | None) -> int:
     health = HealthState()
     serve_health(settings.metrics_host, settings.metrics_port, health)
 
+    # Unreachable dependencies fail here in seconds, before a JVM starts.
+    require_spark_dependencies(
+        settings.kafka, settings.spark.default_fs, settings.spark.metastore_uri, settings.startup_timeout_s
+    )
+
     # Imported here so that --help and configuration errors return without starting a JVM.
     from vitals_common.spark import build_session
     from vitals_ingest.job import run
@@ -35,7 +41,9 @@ def _main(argv: list[str] | None) -> int:
         run(spark, settings, health)
     finally:
         health.alive = False
+        log.info("stopping Spark")
         spark.stop()
+        log.info("stopped")
     return 0
 
 

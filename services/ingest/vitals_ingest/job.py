@@ -125,11 +125,12 @@ def run(spark: SparkSession, settings: IngestSettings, health) -> None:
     ensure_topic(admin, settings.dead_letter_topic, settings.dead_letter_partitions, settings.replication_factor)
     metrics.init_labels((ARCHIVE_QUERY, DEAD_LETTER_QUERY))
     spark.streams.addListener(metrics.IngestProgressListener(ARCHIVE_QUERY))
+    # The table first: a metastore problem then stops the job before any query runs.
+    register_archive_table(spark, settings)
     parsed = parse_records(kafka_stream(spark, settings))
     queries = [start_archive(parsed, settings), start_dead_letters(parsed, settings)]
     health.add_check("queries_active", lambda: all(q.isActive for q in queries))
     log.info("streaming started", extra={"queries": ",".join(q.name for q in queries)})
-    register_archive_table(spark, settings)
 
     deadline = time.monotonic() + settings.run_for_s if settings.run_for_s else None
     try:
@@ -147,6 +148,7 @@ def run(spark: SparkSession, settings: IngestSettings, health) -> None:
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
+        log.info("stopping streaming queries")
         for query in queries:
             if query.isActive:
                 query.stop()

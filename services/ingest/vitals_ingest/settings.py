@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from vitals_common.settings import KafkaSettings, ServiceSettings
+from vitals_common.settings import KafkaSettings, ServiceSettings, check_trigger_interval
 from vitals_common.spark import SparkSettings
 
 
@@ -28,3 +30,24 @@ class IngestSettings(ServiceSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @field_validator("trigger_interval")
+    @classmethod
+    def _valid_interval(cls, value: str) -> str:
+        return check_trigger_interval(value)
+
+    @field_validator("starting_offsets")
+    @classmethod
+    def _valid_offsets(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("earliest", "latest"):
+            return value
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError(
+                f"{value!r} is not earliest, latest or a JSON object of offsets per topic and partition"
+            )
+        return value

@@ -34,14 +34,28 @@ def _mistyped(name: str) -> Column:
     return F.col("as_map").getItem(name).isNotNull() & F.col(f"event.{name}").isNull()
 
 
+def _absent(name: str) -> Column:
+    """True when a required field is null, or a string field holds only whitespace."""
+    column = F.col(f"event.{name}")
+    if name == "event_time":
+        return column.isNull()
+    return column.isNull() | (F.trim(column) == "")
+
+
 def _vitals_present() -> Column:
     return F.greatest(*[F.col(f"event.{name}").isNotNull().cast("int") for name in VITAL_NAMES]) == 1
 
 
 def _bad_vital_value() -> Column:
+    infinity = F.lit(float("inf"))
     checks = [
         F.col(f"event.{name}").isNotNull()
-        & (F.isnan(F.col(f"event.{name}")) | (F.col(f"event.{name}") < 0))
+        & (
+            F.isnan(F.col(f"event.{name}"))
+            | (F.col(f"event.{name}") < 0)
+            # JSON Infinity and overflowing numbers such as 1e400 both parse as infinity.
+            | (F.col(f"event.{name}") == infinity)
+        )
         for name in VITAL_NAMES
     ]
     result = checks[0]
@@ -58,7 +72,7 @@ def _mistyped_fields() -> Column:
 def _reason() -> Column:
     """Return a short machine-readable reason code. The first failing rule wins."""
     raw = F.col("raw_value")
-    missing = [F.col(f"event.{name}").isNull() & ~_mistyped(name) for name in REQUIRED_FIELDS]
+    missing = [_absent(name) & ~_mistyped(name) for name in REQUIRED_FIELDS]
     any_missing = missing[0] | missing[1] | missing[2]
     return (
         F.when(raw.isNull() | (F.trim(raw) == ""), F.lit("empty_value"))
@@ -77,7 +91,7 @@ def _reason() -> Column:
 def _detail() -> Column:
     """Return a sentence for the operator that says what is wrong with the record and what to fix."""
     missing = F.concat_ws(
-        ",", *[F.when(F.col(f"event.{n}").isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
+        ",", *[F.when(_absent(n), F.lit(n)) for n in REQUIRED_FIELDS]
     )
     reason = F.col("dead_letter_reason")
     return (
@@ -101,7 +115,7 @@ def _detail() -> Column:
             ),
         )
         .when(reason == "no_vital_sign", F.lit("the event has no vital sign; expected one of " + ", ".join(VITAL_NAMES)))
-        .when(reason == "invalid_vital_value", F.lit("a vital sign is negative or NaN; values must be finite and >= 0"))
+        .when(reason == "invalid_vital_value", F.lit("a vital sign is negative, NaN or infinite; values must be finite and >= 0"))
     )
 
 

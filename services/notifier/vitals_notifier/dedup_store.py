@@ -60,7 +60,13 @@ class DedupStore:
             raise StartupError(f"invalid NOTIFIER_DEDUP_URL: {exc}") from exc
         shown = parsed.render_as_string(hide_password=True)
         if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot create the folder of dedup store {shown}: {exc.strerror}; set NOTIFIER_DEDUP_URL "
+                    "to a writable path"
+                ) from exc
         try:
             engine = create_engine(parsed, pool_pre_ping=True)
             metadata.create_all(engine)

@@ -166,7 +166,7 @@ class ProducerRun:
             slot = self.pacer.plan(reading.recorded_time)
             event = build_event(reading, self.source.name, slot.event_time)
         except RejectedRow as rejected:
-            self._send_dead_letter(row, key, rejected.reason)
+            self._send_dead_letter(row, key, rejected.reason, rejected.detail)
             return True
         if not self._wait_until(slot.due):
             return False
@@ -174,9 +174,10 @@ class ProducerRun:
         self.stats.events_sent += 1
         return True
 
-    def _send_dead_letter(self, row: Mapping[str, Any], key: Any, reason: str) -> None:
+    def _send_dead_letter(self, row: Mapping[str, Any], key: Any, reason: str, detail: str = "") -> None:
         body = {
             "reason": reason,
+            "detail": detail,
             "stage": "producer",
             "source_table": self.source.name,
             "order_key": key,
