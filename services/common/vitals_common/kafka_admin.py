@@ -19,15 +19,16 @@ def admin_client(kafka: KafkaSettings) -> AdminClient:
 
 def check_kafka(kafka: KafkaSettings, timeout_s: float) -> AdminClient:
     """Return an AdminClient after the cluster answered a metadata request, else raise StartupError."""
-    admin = admin_client(kafka)
+    # librdkafka logs every refused connection (dozens a second); the error below says it once.
+    probe = AdminClient({**kafka.client_config(), "log_level": 2})
     try:
-        admin.list_topics(timeout=timeout_s)
+        probe.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise StartupError(
             f"Kafka at {kafka.bootstrap_servers} is unreachable ({exc.args[0]}); "
             "start it (make stack-up) or set KAFKA_BOOTSTRAP_SERVERS"
         ) from exc
-    return admin
+    return admin_client(kafka)
 
 
 def ensure_topic(

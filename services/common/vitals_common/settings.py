@@ -15,10 +15,12 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = Field("127.0.0.1:9092", description="host:port list of brokers")
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+    )
     sasl_mechanism: str | None = Field(None, description="e.g. SCRAM-SHA-512 or PLAIN")
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
+    sasl_username: str | None = Field(None, description="SASL user name")
+    sasl_password: SecretStr | None = Field(None, description="SASL password; masked in logs")
     ssl_ca_location: str | None = Field(None, description="path of the CA bundle for TLS")
 
     def client_config(self) -> dict[str, str]:
@@ -69,8 +71,10 @@ class ServiceSettings(BaseSettings):
         "127.0.0.1", description="address of the /metrics, /healthz and /readyz server; 0.0.0.0 in a pod"
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="port of that server; 0 turns it off")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["keyvalue", "json"] = "keyvalue"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["keyvalue", "json"] = Field(
+        "keyvalue", description="keyvalue: a message then key=value pairs; json: one JSON object per line"
+    )
     startup_timeout_s: float = Field(30.0, gt=0, description="how long to wait for dependencies at start")
 
 

@@ -21,7 +21,7 @@ class IngestSettings(ServiceSettings):
     checkpoint_path: str = Field("/vitals/checkpoints/ingest", description="checkpoint root on HDFS")
     trigger_interval: str = Field("10 seconds", description="processing-time trigger of both queries")
     dead_letter_topic: str = Field("vitals-dlq", description="topic for unreadable or invalid records")
-    dead_letter_partitions: int = Field(1, ge=1)
+    dead_letter_partitions: int = Field(1, ge=1, description="partitions of the dead-letter topic when this stage creates it")
     replication_factor: int = Field(1, ge=1, description="replication of the topics this stage creates")
     hive_database: str = Field("vitals", description="database of the archive table; empty disables registration")
     hive_table: str = Field("readings", description="name of the archive table for analysts")
