@@ -17,7 +17,7 @@ from pathlib import Path
 from vitals_stack import seed
 from vitals_stack.demo import expected_alert_count
 from vitals_stack.memory import MemorySampler, stack_process_groups
-from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape, stage_env
+from vitals_stack.pipeline import SqsTap, StageProcess, metric_sum, scrape, stage_env, wait_ready
 from vitals_stack.settings import StackSettings
 
 def _histogram_quantile(samples: dict, name: str, quantile: float) -> float | None:
@@ -58,6 +58,7 @@ def run_bench(rows: int, patients: int, timeout_s: float) -> int:
             stages[name].start()
             groups[name] = {stages[name].process.pid}
         sampler.start()
+        wait_ready([stages[n] for n in ("ingest", "alerter", "notifier")], stack.stage_metrics_ports(), timeout_s)
         started = time.monotonic()
         stages["producer"].start()
         groups["producer"] = {stages["producer"].process.pid}

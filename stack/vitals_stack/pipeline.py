@@ -191,3 +191,29 @@ def topic_message_count(bootstrap: str, topic: str, timeout_s: float = 10.0) -> 
         return total
     finally:
         consumer.close()
+
+
+def wait_ready(stages: list[StageProcess], ports: dict[str, int], timeout_s: float) -> float:
+    """Poll each stage's /readyz until all return 200; return the seconds waited.
+
+    Raises RuntimeError naming a stage that exited or that was not ready by the deadline.
+    """
+    started = time.monotonic()
+    pending = {stage.name for stage in stages}
+    while pending:
+        for stage in stages:
+            if stage.name not in pending:
+                continue
+            if not stage.running:
+                raise RuntimeError(f"stage {stage.name} exited with {stage.process.returncode}:\n{stage.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ports[stage.name]}/readyz", timeout=3) as response:
+                    if response.status == 200:
+                        pending.discard(stage.name)
+            except OSError:
+                pass
+        if pending and time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"stage(s) {', '.join(sorted(pending))} not ready after {timeout_s:.0f} s")
+        if pending:
+            time.sleep(1)
+    return time.monotonic() - started
