@@ -101,6 +101,7 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 @pytest.mark.parametrize("chart, files", RENDER_CASES)
 def test_helm_lint_passes(chart, files):
+    build_dependencies(chart)
     args = ["lint", str(CHARTS / chart), "--strict"]
     for path in files:
         args += ["--values", path]

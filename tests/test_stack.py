@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import time
+import sys
 import urllib.request
 import uuid
 
@@ -205,35 +206,51 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+METASTORE_SCRIPT = """
+import json, sys
+from pyspark.sql import SparkSession
+
+uri, warehouse, database = sys.argv[1:4]
+spark = (
+    SparkSession.builder.master("local[1]")
+    .appName("stack-test-metastore")
+    .config("spark.driver.memory", "512m")
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "1")
+    .config("spark.hadoop.hive.metastore.uris", uri)
+    .config("spark.sql.warehouse.dir", warehouse)
+    .enableHiveSupport()
+    .getOrCreate()
+)
+spark.sparkContext.setLogLevel("ERROR")
+try:
+    spark.sql(f"CREATE DATABASE {database}")
+    created = [row[0] for row in spark.sql("SHOW DATABASES").collect()]
+    info = spark.sql(f"DESCRIBE DATABASE {database}").filter("info_name = 'Location'").collect()[0][1]
+    spark.sql(f"DROP DATABASE {database}")
+    dropped = [row[0] for row in spark.sql("SHOW DATABASES").collect()]
+finally:
+    spark.sql(f"DROP DATABASE IF EXISTS {database}")
+    spark.stop()
+print("RESULT " + json.dumps({"created": created, "location": info, "dropped": dropped}))
+"""
+
+
 @pytest.mark.stack
 def test_metastore_database_lifecycle(settings):
     require_up("metastore", settings)
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[1]")
-        .appName("stack-test-metastore")
-        .config("spark.driver.memory", "512m")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.hadoop.hive.metastore.uris", settings.metastore_uri)
-        .config("spark.sql.warehouse.dir", settings.warehouse_dir)
-        .enableHiveSupport()
-        .getOrCreate()
-    )
     database = f"stack_test_{uuid.uuid4().hex[:8]}"
-    try:
-        spark.sql(f"CREATE DATABASE {database}")
-        names = [row[0] for row in spark.sql("SHOW DATABASES").collect()]
-        assert database in names
-        location = spark.sql(f"DESCRIBE DATABASE {database}").filter("info_name = 'Location'").collect()[0][1]
-        assert location.startswith(settings.warehouse_dir)
-        spark.sql(f"DROP DATABASE {database}")
-        names = [row[0] for row in spark.sql("SHOW DATABASES").collect()]
-        assert database not in names
-    finally:
-        spark.sql(f"DROP DATABASE IF EXISTS {database}")
-        spark.stop()
+    # A process of its own: in this one getOrCreate could return another test's session without Hive.
+    result = subprocess.run(
+        [sys.executable, "-c", METASTORE_SCRIPT, settings.metastore_uri, settings.warehouse_dir, database],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [x for x in result.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    outcome = json.loads(line.removeprefix("RESULT "))
+    assert database in outcome["created"]
+    assert outcome["location"].startswith(settings.warehouse_dir)
+    assert database not in outcome["dropped"]
 
 
 @pytest.mark.stack
