@@ -101,6 +101,9 @@ def _record_counts(counts: list, batch_id: int) -> None:
 
 
 def run(spark: SparkSession, settings: AlerterSettings, health) -> None:
+    # Registered first so that /readyz stays false until the query runs, not only the dependencies.
+    queries: list = []
+    health.add_check("query_active", lambda: bool(queries) and queries[0].isActive)
     admin = check_kafka(settings.kafka, settings.startup_timeout_s)
     add_spark_dependency_checks(health, admin, settings.spark.default_fs, settings.spark.metastore_uri)
     health.add_check("hbase", tcp_check(settings.hbase_host, settings.hbase_port))
@@ -123,7 +126,7 @@ def run(spark: SparkSession, settings: AlerterSettings, health) -> None:
         .trigger(processingTime=settings.trigger_interval)
         .start()
     )
-    health.add_check("query_active", lambda: query.isActive)
+    queries.append(query)
     log.info("streaming started", extra={"query": QUERY_NAME, "archive": settings.archive_path})
     try:
         query.awaitTermination(settings.run_for_s or None)

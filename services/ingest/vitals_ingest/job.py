@@ -120,6 +120,9 @@ def qualified_path(spark: SparkSession, path: str) -> str:
 
 
 def run(spark: SparkSession, settings: IngestSettings, health) -> None:
+    # Registered first so that /readyz stays false until the queries run, not only the dependencies.
+    queries: list[StreamingQuery] = []
+    health.add_check("queries_active", lambda: bool(queries) and all(q.isActive for q in queries))
     admin = check_kafka(settings.kafka, settings.startup_timeout_s)
     add_spark_dependency_checks(health, admin, settings.spark.default_fs, settings.spark.metastore_uri)
     ensure_topic(admin, settings.dead_letter_topic, settings.dead_letter_partitions, settings.replication_factor)
@@ -128,8 +131,7 @@ def run(spark: SparkSession, settings: IngestSettings, health) -> None:
     # The table first: a metastore problem then stops the job before any query runs.
     register_archive_table(spark, settings)
     parsed = parse_records(kafka_stream(spark, settings))
-    queries = [start_archive(parsed, settings), start_dead_letters(parsed, settings)]
-    health.add_check("queries_active", lambda: all(q.isActive for q in queries))
+    queries += [start_archive(parsed, settings), start_dead_letters(parsed, settings)]
     log.info("streaming started", extra={"queries": ",".join(q.name for q in queries)})
 
     deadline = time.monotonic() + settings.run_for_s if settings.run_for_s else None
