@@ -45,7 +45,14 @@ def run_bench(rows: int, patients: int, timeout_s: float) -> int:
     seed.main(["vitals", "--rows", str(rows), "--synthetic-patients", str(patients)])
     expected, _ = expected_alert_count(rows, patients)
     run_dir = stack.home / "bench"
-    env_extra = {"PRODUCER_PACING": "fastest", "PRODUCER_PROGRESS_PATH": str(run_dir / f"progress-{time.time_ns()}.json")}
+    run_id = time.time_ns()
+    # A fresh progress file and dedup store per run: the seeded rows keep their event ids, so a
+    # second run would otherwise be skipped by the producer or de-duplicated by the notifier.
+    env_extra = {
+        "PRODUCER_PACING": "fastest",
+        "PRODUCER_PROGRESS_PATH": str(run_dir / f"progress-{run_id}.json"),
+        "NOTIFIER_DEDUP_URL": f"sqlite:///{run_dir / f'sent-alerts-{run_id}.db'}",
+    }
 
     tap = SqsTap(stack.sns_endpoint, stack.aws_region, stack.sqs_tap_queue)
     tap.drain()
