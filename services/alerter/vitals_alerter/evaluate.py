@@ -86,7 +86,7 @@ def normalise_contacts(contacts: DataFrame) -> DataFrame:
 
 
 def explode_vitals(readings: DataFrame) -> DataFrame:
-    """One row per (reading, vital sign present)."""
+    """Return one row per (reading, vital sign present)."""
     pairs = ", ".join(f"'{name}', cast(`{name}` as double)" for name in VITAL_NAMES)
     units = F.create_map(*[x for name in VITAL_NAMES for x in (F.lit(name), F.lit(VITAL_SIGNS[name].unit))])
     exploded = readings.select(
@@ -139,7 +139,7 @@ def evaluate(readings: DataFrame, contacts: DataFrame, thresholds: DataFrame) ->
 
 
 def alert_id_column() -> Column:
-    """The deterministic alert id; equal to `vitals_common.alerts.alert_id` for the same inputs."""
+    """Return the deterministic alert id, equal to `vitals_common.alerts.alert_id` for the same inputs."""
     return F.substring(F.sha2(F.concat_ws("/", "event_id", "vital", "rule_id"), 256), 1, ALERT_ID_LENGTH)
 
 
@@ -170,7 +170,7 @@ def alert_records(evaluated: DataFrame, threshold_version: str) -> DataFrame:
 
 
 def unrouted_records(evaluated: DataFrame) -> DataFrame:
-    """Kafka-sink rows for readings no clinician can be told about, with the reason."""
+    """Return Kafka-sink rows, with the reason, for readings that cannot be routed to a clinician."""
     unrouted = evaluated.where(F.col("outcome").isin(*UNROUTED_OUTCOMES))
     body = F.struct(
         F.col("outcome").alias("reason"),

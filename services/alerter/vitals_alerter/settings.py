@@ -26,7 +26,7 @@ class AlerterSettings(ServiceSettings):
     alert_topic: str = Field("doctor", description="Kafka topic the alerts are written to")
     alert_partitions: int = Field(1, ge=1, description="partitions of the alert topic when this stage creates it")
     unrouted_topic: str = Field(
-        "vitals-unrouted", description="topic for readings that no clinician can be told about"
+        "vitals-unrouted", description="topic for readings that cannot be routed to a clinician"
     )
     replication_factor: int = Field(1, ge=1, description="replication of the topics this stage creates")
     run_for_s: float = Field(0.0, ge=0, description="stop after this many seconds; 0 runs until stopped")

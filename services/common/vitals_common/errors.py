@@ -14,7 +14,7 @@ _SECRET_WORDS = re.compile(r"password|secret|token|key", re.IGNORECASE)
 
 
 class StartupError(RuntimeError):
-    """A dependency is unreachable or the configuration cannot work; the message says which and what to do."""
+    """A dependency is unreachable or the configuration cannot work; the message names it and the fix."""
 
 
 def _env_prefix(model_name: str) -> str:

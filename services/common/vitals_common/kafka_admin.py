@@ -18,8 +18,8 @@ def admin_client(kafka: KafkaSettings) -> AdminClient:
 
 
 def check_kafka(kafka: KafkaSettings, timeout_s: float) -> AdminClient:
-    """Return an AdminClient after the cluster answered a metadata request, else raise StartupError."""
-    # librdkafka logs every refused connection (dozens a second); the error below says it once.
+    """Return an AdminClient after the cluster returned metadata, else raise StartupError."""
+    # librdkafka logs every refused connection (dozens a second), so the probe logs only critical lines and the error below reports the failure once.
     probe = AdminClient({**kafka.client_config(), "log_level": 2})
     try:
         probe.list_topics(timeout=timeout_s)

@@ -29,7 +29,7 @@ def tcp_check(host: str, port: int, timeout_s: float = CHECK_TIMEOUT_S) -> Readi
 
 
 def kafka_check(admin: AdminClient, timeout_s: float = CHECK_TIMEOUT_S) -> ReadinessCheck:
-    """Return a check that passes when the cluster answers a metadata request with at least one broker."""
+    """Return a check that passes when the cluster returns metadata with at least one broker."""
     return lambda: len(admin.list_topics(timeout=timeout_s).brokers) > 0
 
 

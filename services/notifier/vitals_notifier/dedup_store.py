@@ -43,9 +43,9 @@ class DedupStore:
     """Records each alert id around its SNS call, so a redelivered or replayed alert is skipped.
 
     An id is stored as pending just before the SNS call and marked sent once SNS accepted it. A
-    crash in between leaves it pending with the offset uncommitted; after the restart nobody can
-    tell whether SNS got it, so the alert is sent again and flagged as a possible duplicate, since
-    a lost alert is worse than a repeated one.
+    crash in between leaves it pending with the offset uncommitted. After the restart the notifier
+    cannot know whether SNS got it, so the alert is sent again and flagged as a possible duplicate,
+    because a lost alert is worse than a repeated one.
     """
 
     def __init__(self, engine: Engine):
